@@ -1,0 +1,1 @@
+"""Command-line interface (typer). A thin adapter over the core: no analysis lives here."""

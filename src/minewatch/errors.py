@@ -1,0 +1,61 @@
+"""The one exception hierarchy of minewatch.
+
+Every error a user can cause derives from :class:`MinewatchError`. The CLI, the
+REST API and the dashboard turn these into a one-line message (no traceback);
+anything else that escapes is a bug.
+
+Each error carries a message saying *what* was wrong and *where*, and an
+optional ``hint`` saying how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class MinewatchError(Exception):
+    """Root of all minewatch errors."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} (hint: {self.hint})"
+        return self.message
+
+
+class InputError(MinewatchError, ValueError):
+    """A user-supplied file, argument or value is missing, malformed or inconsistent."""
+
+
+class DataError(MinewatchError):
+    """Inputs are well-formed but cannot support the analysis (no overlap, empty period...)."""
+
+
+class CatalogError(InputError):
+    """A STAC catalog, collection or item is unusable."""
+
+
+class RegistryError(MinewatchError):
+    """The registry (cadastre database) refused an operation."""
+
+
+class RegistryLockedError(RegistryError):
+    """Another process holds the registry for writing longer than we may wait."""
+
+
+class ValidationError(InputError):
+    """Imported records failed validation; nothing was written."""
+
+
+class NetworkError(MinewatchError):
+    """A remote service could not be reached or kept failing after retries."""
+
+
+class VerificationError(MinewatchError):
+    """An evidence package does not verify: a hash, signature or re-run differs."""
+
+
+class BackendUnavailableError(MinewatchError):
+    """A requested compute backend (for example the GPU) is not available here."""
