@@ -1,0 +1,482 @@
+"""CPU backend: Numba kernels, one pixel per iteration, ``prange`` over blocks of pixels.
+
+Every pixel's time series is handled independently:
+
+1. gather the valid observations (all bands finite);
+2. optionally shorten the history with the reverse-ordered recursive CUSUM test (ROC);
+3. fit the harmonic season-trend model by OLS on the history (normal equations,
+   Cholesky, one factorisation shared by all bands), optionally screen outliers and refit;
+4. test the monitoring observations with COLD's consecutive chi-square rule or with
+   BFAST Monitor's OLS-MOSUM process.
+
+All arithmetic is float64; inputs and outputs are float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+BLOCK = 64  # pixels per parallel work item (scratch buffers are allocated per block)
+
+METHOD_COLD = 0
+METHOD_MOSUM = 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _cholesky_solve(G, R, L, beta, P, B):
+    """Solve ``G beta = R`` (G symmetric P x P, R P x B) by Cholesky; False if singular."""
+    for i in range(P):
+        for j in range(i + 1):
+            s = G[i, j]
+            for k in range(j):
+                s -= L[i, k] * L[j, k]
+            if i == j:
+                if s <= 1e-12 * max(G[i, i], 1e-300):
+                    return False
+                L[i, i] = math.sqrt(s)
+            else:
+                L[i, j] = s / L[j, j]
+    for b in range(B):
+        # forward: L z = r
+        for i in range(P):
+            s = R[i, b]
+            for k in range(i):
+                s -= L[i, k] * beta[k, b]
+            beta[i, b] = s / L[i, i]
+        # backward: L^T beta = z
+        for i in range(P - 1, -1, -1):
+            s = beta[i, b]
+            for k in range(i + 1, P):
+                s -= L[k, i] * beta[k, b]
+            beta[i, b] = s / L[i, i]
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _fit(vals, pix, X, vidx, lo, hi, keep, G, R, L, beta, P, B):
+    """OLS on valid positions ``lo..hi-1`` with ``keep`` set; returns the number used."""
+    for i in range(P):
+        for j in range(P):
+            G[i, j] = 0.0
+        for b in range(B):
+            R[i, b] = 0.0
+    n = 0
+    for q in range(lo, hi):
+        if not keep[q]:
+            continue
+        t = vidx[q]
+        n += 1
+        for i in range(P):
+            xi = X[t, i]
+            for j in range(i + 1):
+                G[i, j] += xi * X[t, j]
+            for b in range(B):
+                R[i, b] += xi * vals[t, b, pix]
+    for i in range(P):
+        for j in range(i + 1, P):
+            G[i, j] = G[j, i]
+    if n < P:
+        return -1
+    if not _cholesky_solve(G, R, L, beta, P, B):
+        return -1
+    return n
+
+
+@nb.njit(cache=True, nogil=True)
+def _median(buf, n):
+    """Median of ``buf[:n]`` (sorts in place; mean of the two middle values when even)."""
+    for i in range(1, n):
+        v = buf[i]
+        j = i - 1
+        while j >= 0 and buf[j] > v:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = v
+    if n == 0:
+        return np.nan
+    if n % 2 == 1:
+        return buf[n // 2]
+    return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+
+
+@nb.njit(cache=True, nogil=True)
+def _roc_start(vals, pix, X, vidx, nh, P, B, crit, G, R, L, beta, Pm, xv, pv, wbuf):
+    """Start (valid position) of the stable history by the reverse-ordered Rec-CUSUM test.
+
+    For each band the history is reversed, recursive residuals are computed by recursive
+    least squares, and the first crossing of the Brown-Durbin-Evans boundary
+    ``crit * (1 + 2t)`` ends the stable period; the latest start over bands is returned.
+    """
+    best = 0
+    for b in range(B):
+        # initial fit on the first r0 reversed observations (grow until non-singular)
+        r0 = P
+        ok = False
+        while r0 <= nh - 2:
+            for i in range(P):
+                for j in range(P):
+                    G[i, j] = 0.0
+                R[i, 0] = 0.0
+            for k in range(r0):
+                t = vidx[nh - 1 - k]
+                y = vals[t, b, pix]
+                for i in range(P):
+                    for j in range(P):
+                        G[i, j] += X[t, i] * X[t, j]
+                    R[i, 0] += X[t, i] * y
+            if _cholesky_solve(G, R, L, beta, P, 1):
+                ok = True
+                break
+            r0 += 1
+        if not ok:
+            continue
+        # Pm = G^{-1} from the Cholesky factor L (column by column)
+        for c in range(P):
+            for i in range(P):
+                s = 1.0 if i == c else 0.0
+                for k in range(i):
+                    s -= L[i, k] * xv[k]
+                xv[i] = s / L[i, i]
+            for i in range(P - 1, -1, -1):
+                s = xv[i]
+                for k in range(i + 1, P):
+                    s -= L[k, i] * pv[k]
+                pv[i] = s / L[i, i]
+            for i in range(P):
+                Pm[i, c] = pv[i]
+        nw = 0
+        for k in range(r0, nh):
+            t = vidx[nh - 1 - k]
+            y = vals[t, b, pix]
+            f = 1.0
+            pred = 0.0
+            for i in range(P):
+                s = 0.0
+                for j in range(P):
+                    s += Pm[i, j] * X[t, j]
+                pv[i] = s
+                f += X[t, i] * s
+                pred += X[t, i] * beta[i, 0]
+            e = y - pred
+            wbuf[nw] = e / math.sqrt(f)
+            nw += 1
+            for i in range(P):
+                beta[i, 0] += pv[i] * e / f
+            for i in range(P):
+                for j in range(P):
+                    Pm[i, j] -= pv[i] * pv[j] / f
+        if nw < 2:
+            continue
+        mean = 0.0
+        for k in range(nw):
+            mean += wbuf[k]
+        mean /= nw
+        var = 0.0
+        for k in range(nw):
+            var += (wbuf[k] - mean) ** 2
+        sd = math.sqrt(var / (nw - 1))
+        if not sd > 0.0:
+            continue
+        scale = 1.0 / (sd * math.sqrt(nw))
+        cs = 0.0
+        for j in range(nw):
+            cs += wbuf[j]
+            tt = (j + 1) / nw
+            if abs(cs * scale) > crit * (1.0 + 2.0 * tt):
+                start = nh - 1 - (r0 + j) + 1
+                if start > best:
+                    best = start
+                break
+    return best
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def detect_kernel(
+    vals,  # float32 (T, B, N)
+    X,  # float64 (T, P)
+    n_split,  # number of dates before monitor_start
+    bound,  # float64 (T,) MOSUM boundary per date
+    method,
+    consecutive,
+    chi_thr,
+    screen,
+    screen_thr,
+    roc,
+    roc_crit,
+    min_hist,
+    hfrac,
+    floor,  # float64 (B,)
+    weights,  # float64 (B,)
+    flag,  # out uint8 (N,)
+    date_idx,  # out int32 (N,) index into days, -1 none
+    mag,  # out float32 (B, N)
+    stat,  # out float64 (N,)
+    rmse_out,  # out float32 (B, N)
+    nhist,  # out int16 (N,)
+    status,  # out uint8 (N,)
+):
+    T = vals.shape[0]
+    B = vals.shape[1]
+    N = vals.shape[2]
+    P = X.shape[1]
+    nblocks = (N + BLOCK - 1) // BLOCK
+    for blk in nb.prange(nblocks):
+        vidx = np.empty(T, np.int64)
+        keep = np.empty(T, np.bool_)
+        res = np.empty((T, B), np.float64)
+        score = np.empty(T, np.float64)
+        buf = np.empty(T, np.float64)
+        G = np.empty((P, P), np.float64)
+        L = np.zeros((P, P), np.float64)
+        R = np.empty((P, B), np.float64)
+        beta = np.empty((P, B), np.float64)
+        Pm = np.empty((P, P), np.float64)
+        xv = np.empty(P, np.float64)
+        pv = np.empty(P, np.float64)
+        rm = np.empty(B, np.float64)
+        sig = np.empty(B, np.float64)
+        p0 = blk * BLOCK
+        p1 = min(N, p0 + BLOCK)
+        for pix in range(p0, p1):
+            flag[pix] = 0
+            date_idx[pix] = -1
+            stat[pix] = 0.0
+            for b in range(B):
+                mag[b, pix] = 0.0
+                rmse_out[b, pix] = np.nan
+            # 1. valid observations
+            nv = 0
+            nh = 0
+            for t in range(T):
+                ok = True
+                for b in range(B):
+                    v = vals[t, b, pix]
+                    if not math.isfinite(v):
+                        ok = False
+                        break
+                if ok:
+                    vidx[nv] = t
+                    nv += 1
+                    if t < n_split:
+                        nh += 1
+            # 2. stable history
+            start = 0
+            if roc and nh >= min_hist:
+                start = _roc_start(
+                    vals, pix, X, vidx, nh, P, B, roc_crit, G, R, L, beta, Pm, xv, pv, buf
+                )
+            if nh - start < min_hist:
+                nhist[pix] = nh - start
+                status[pix] = 1
+                continue
+            # 3. fit
+            for q in range(nv):
+                keep[q] = True
+            n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+            if n_used < 0:
+                nhist[pix] = nh - start
+                status[pix] = 1
+                continue
+            if screen:
+                # residual scores of the history, drop outliers, refit once
+                for b in range(B):
+                    ss = 0.0
+                    for q in range(start, nh):
+                        t = vidx[q]
+                        pred = 0.0
+                        for i in range(P):
+                            pred += X[t, i] * beta[i, b]
+                        e = vals[t, b, pix] - pred
+                        res[q, b] = e
+                        ss += e * e
+                    rm[b] = max(math.sqrt(ss / max(n_used - P, 1)), floor[b])
+                n_drop = 0
+                for q in range(start, nh):
+                    s = 0.0
+                    for b in range(B):
+                        z = res[q, b] / rm[b]
+                        s += weights[b] * z * z
+                    if s > screen_thr:
+                        keep[q] = False
+                        n_drop += 1
+                if n_drop > 0 and n_used - n_drop >= min_hist:
+                    n2 = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                    if n2 < 0:
+                        for q in range(start, nh):
+                            keep[q] = True
+                        n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                    else:
+                        n_used = n2
+                else:
+                    for q in range(start, nh):
+                        keep[q] = True
+            nhist[pix] = n_used
+            # residuals of all valid positions from `start`
+            for q in range(start, nv):
+                t = vidx[q]
+                for b in range(B):
+                    pred = 0.0
+                    for i in range(P):
+                        pred += X[t, i] * beta[i, b]
+                    res[q, b] = vals[t, b, pix] - pred
+            dof = max(n_used - P, 1)
+            for b in range(B):
+                ss = 0.0
+                for q in range(start, nh):
+                    if keep[q]:
+                        ss += res[q, b] * res[q, b]
+                r = math.sqrt(ss / dof)
+                rmse_out[b, pix] = r
+                rm[b] = max(r, floor[b])
+            if nv == nh:
+                status[pix] = 2
+                continue
+            status[pix] = 0
+            if method == METHOD_COLD:
+                for q in range(nh, nv):
+                    s = 0.0
+                    for b in range(B):
+                        z = res[q, b] / rm[b]
+                        s += weights[b] * z * z
+                    score[q] = s
+                run = 0
+                first = -1
+                for q in range(nh, nv):
+                    if score[q] > chi_thr:
+                        run += 1
+                        if run >= consecutive:
+                            first = q - consecutive + 1
+                            break
+                    else:
+                        run = 0
+                if first >= 0:
+                    flag[pix] = 1
+                    date_idx[pix] = vidx[first]
+                    smin = score[first]
+                    for q in range(first, first + consecutive):
+                        if score[q] < smin:
+                            smin = score[q]
+                    stat[pix] = smin
+                    for b in range(B):
+                        for q in range(consecutive):
+                            buf[q] = res[first + q, b]
+                        mag[b, pix] = _median(buf, consecutive)
+                else:
+                    # strongest window of `consecutive` (or fewer, at the end) observations
+                    best = 0.0
+                    w = min(consecutive, nv - nh)
+                    for q in range(nh, nv - w + 1):
+                        smin = score[q]
+                        for r in range(q, q + w):
+                            if score[r] < smin:
+                                smin = score[r]
+                        if smin > best:
+                            best = smin
+                    stat[pix] = best
+                    for b in range(B):
+                        n = 0
+                        for q in range(nh, nv):
+                            buf[n] = res[q, b]
+                            n += 1
+                        mag[b, pix] = _median(buf, n)
+            else:
+                ns = nh - start
+                h = int(ns * hfrac)
+                if h < 1:
+                    h = 1
+                bq = nv
+                best = 0.0
+                for b in range(B):
+                    ss = 0.0
+                    for q in range(start, nh):
+                        ss += res[q, b] * res[q, b]
+                    sg = math.sqrt(ss / max(ns - P, 1))
+                    if sg < floor[b]:
+                        sg = floor[b]
+                    sig[b] = sg
+                    if not sg > 0.0:
+                        continue
+                    scale = 1.0 / (sg * math.sqrt(ns))
+                    # window sum of the h residuals ending at position q
+                    wsum = 0.0
+                    for q in range(nh - h, nh):
+                        wsum += res[q, b]
+                    for q in range(nh, nv):
+                        wsum += res[q, b] - res[q - h, b]
+                        ratio = abs(wsum * scale) / bound[vidx[q]]
+                        if ratio > best:
+                            best = ratio
+                        if ratio > 1.0 and q < bq:
+                            bq = q
+                stat[pix] = best
+                if bq < nv:
+                    flag[pix] = 1
+                    date_idx[pix] = vidx[bq]
+                    q0 = bq
+                else:
+                    q0 = nh
+                for b in range(B):
+                    n = 0
+                    for q in range(q0, nv):
+                        buf[n] = res[q, b]
+                        n += 1
+                    mag[b, pix] = _median(buf, n)
+
+
+def run_cpu(
+    vals: np.ndarray,
+    X: np.ndarray,
+    n_split: int,
+    bound: np.ndarray,
+    *,
+    method: int,
+    consecutive: int,
+    chi_thr: float,
+    screen: bool,
+    screen_thr: float,
+    roc: bool,
+    roc_crit: float,
+    min_hist: int,
+    hfrac: float,
+    floor: np.ndarray,
+    weights: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Run :func:`detect_kernel` on ``vals`` of shape (T, B, N); returns flat outputs."""
+    T, B, N = vals.shape
+    out = {
+        "flag": np.empty(N, np.uint8),
+        "date_idx": np.empty(N, np.int32),
+        "mag": np.empty((B, N), np.float32),
+        "stat": np.empty(N, np.float64),
+        "rmse": np.empty((B, N), np.float32),
+        "nhist": np.empty(N, np.int16),
+        "status": np.empty(N, np.uint8),
+    }
+    detect_kernel(
+        vals,
+        X,
+        n_split,
+        bound,
+        method,
+        consecutive,
+        chi_thr,
+        screen,
+        screen_thr,
+        roc,
+        roc_crit,
+        min_hist,
+        hfrac,
+        floor,
+        weights,
+        out["flag"],
+        out["date_idx"],
+        out["mag"],
+        out["stat"],
+        out["rmse"],
+        out["nhist"],
+        out["status"],
+    )
+    return out

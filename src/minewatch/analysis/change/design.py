@@ -1,0 +1,93 @@
+"""Season-trend design matrix and the time axes shared by all backends."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+from minewatch.errors import InputError
+
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+def design_matrix(
+    days: np.ndarray, origin: int, harmonics: int, trend: bool, period_days: float
+) -> np.ndarray:
+    """Regression design of the harmonic season-trend model.
+
+    Columns are ``1``, ``t`` (if ``trend``), then ``cos(2 pi k d / P)``, ``sin(2 pi k d / P)``
+    for ``k = 1..harmonics``, where ``t = (day - origin) / 365.25`` is in years and ``d`` is
+    the day number, ``P`` = ``period_days``.
+
+    Parameters
+    ----------
+    days : ndarray of int64, shape (T,)
+        Observation days since 1970-01-01.
+    origin : int
+        Day at which the trend term is zero (the start of monitoring, for conditioning).
+    harmonics, trend, period_days
+        As in :class:`~minewatch.analysis.change.ChangeParams`.
+
+    Returns
+    -------
+    ndarray of float64, shape (T, P)
+    """
+    d = np.asarray(days, dtype=np.float64)
+    cols = [np.ones_like(d)]
+    if trend:
+        cols.append((d - origin) / 365.25)
+    w = 2.0 * np.pi / period_days
+    for k in range(1, harmonics + 1):
+        cols.append(np.cos(k * w * d))
+        cols.append(np.sin(k * w * d))
+    return np.ascontiguousarray(np.stack(cols, axis=1))
+
+
+def mosum_time_ratio(days: np.ndarray, n_split: int) -> np.ndarray:
+    """``a_t`` of the MOSUM boundary ``lambda * sqrt(log+(a_t))`` for every date.
+
+    As in the ``bfast`` Python package, time is counted in days from 1 January of the
+    year of the first observation, and ``a_t`` is the ratio of an observation's time to
+    the time of the last history date (the last date before ``monitor_start``).
+    """
+    first = _EPOCH + _dt.timedelta(days=int(days[0]))
+    jan1 = (_dt.date(first.year, 1, 1) - _EPOCH).days
+    rel = np.asarray(days, dtype=np.float64) - jan1
+    denom = rel[n_split - 1]
+    if denom <= 0:
+        denom = 1.0
+    return rel / denom
+
+
+def mosum_boundary(days: np.ndarray, n_split: int, lam: float) -> np.ndarray:
+    """MOSUM boundary ``lambda * sqrt(log+(a_t))`` per date (``log+(a) = max(1, log a)``)."""
+    a = mosum_time_ratio(days, n_split)
+    logplus = np.where(a > np.e, np.log(np.maximum(a, 1e-300)), 1.0)
+    return lam * np.sqrt(logplus)
+
+
+def check_days(days: np.ndarray, n_time: int) -> np.ndarray:
+    """Validate the date axis: int64 days, strictly increasing, one per time step."""
+    d = np.asarray(days)
+    if d.ndim != 1 or d.shape[0] != n_time:
+        raise InputError(
+            f"days has shape {d.shape} but values has {n_time} time steps",
+            hint="pass one day number per image (axis 0 of values)",
+        )
+    if not np.issubdtype(d.dtype, np.integer):
+        if np.issubdtype(d.dtype, np.datetime64):
+            d = d.astype("datetime64[D]").astype(np.int64)
+        else:
+            raise InputError(
+                f"days has dtype {d.dtype}; expected integer days since 1970-01-01",
+                hint="convert with dates.astype('datetime64[D]').astype('int64')",
+            )
+    d = d.astype(np.int64)
+    if n_time > 1 and np.any(np.diff(d) <= 0):
+        bad = int(np.argmax(np.diff(d) <= 0))
+        raise InputError(
+            f"days are not strictly increasing at index {bad + 1} ({d[bad]} then {d[bad + 1]})",
+            hint="sort the images by date and merge same-day acquisitions",
+        )
+    return d
