@@ -626,6 +626,8 @@ def _build_item(
         }
         if bs.count > 1:
             extra_fields["minewatch:source_band"] = bs.index
+        if in_place:
+            extra_fields["minewatch:band_index"] = bs.index  # read by imagery.catalog
         if is_value:
             extra_fields["eo:bands"] = [{"name": band, "common_name": band}]
         item.add_asset(band, pystac.Asset(
