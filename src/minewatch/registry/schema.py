@@ -1,0 +1,349 @@
+"""The registry data model: one table specification shared by both backends.
+
+Tables are described once, as plain data (:class:`TableSpec`), and turned into
+SQLAlchemy Core tables by :func:`build_metadata`. Geometry columns store
+EPSG:4326 (lon/lat) everywhere: one stored CRS per table, whatever CRS came in.
+
+Schema versions are frozen spec tuples (``SPEC_V1`` ...); each Alembic
+migration builds the tables of *its* version, so editing the current model
+means adding ``SPEC_V2`` and a migration, never editing ``SPEC_V1``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+from minewatch.registry import gpkg
+
+SRID = 4326
+
+LICENCE_KINDS = ("exploration", "extraction")
+LICENCE_STATUSES = ("application", "active", "suspended", "expired", "revoked", "relinquished")
+#: Statuses under which a licence authorises work on its validity dates.
+VALID_STATUSES = ("active",)
+RECEPTOR_KINDS = (
+    "village", "water_intake", "well", "spring", "river_reach", "protected_area",
+)
+TRIAGE_STATES = ("new", "confirmed", "dismissed", "escalated")
+RUN_OUTCOMES = ("running", "ok", "failed", "partial")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute column. ``type`` is text | int | float | date | datetime | json | bool."""
+
+    name: str
+    type: str = "text"
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A registry table: business key, attributes and (optional) geometry column ``geom``."""
+
+    name: str
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    geometry: str | None = None  # GeoPackage geometry type name: MULTIPOLYGON, POINT, GEOMETRY
+    geometry_required: bool = False
+    description: str = ""
+    importable: bool = True
+    extra_indexes: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+def F(name: str, type: str = "text", required: bool = False, choices=None, doc: str = "") -> Field:
+    return Field(name, type, required, tuple(choices) if choices else None, doc)
+
+
+EXTRA = F("extra", "json", doc="unmapped source attributes, kept as JSON")
+
+SPEC_V1: tuple[TableSpec, ...] = (
+    TableSpec(
+        "deposits", ("deposit_id",),
+        (F("deposit_id", required=True), F("name"), F("commodities"), EXTRA),
+        geometry="GEOMETRY", description="Mineral deposits (name, commodities, outline or point)",
+    ),
+    TableSpec(
+        "operators", ("operator_id",),
+        (F("operator_id", required=True), F("name"), F("country"), F("registration_no"), EXTRA),
+        description="Companies, cooperatives and persons holding licences",
+    ),
+    TableSpec(
+        "licence_versions", ("licence_id", "effective_from"),
+        (
+            F("licence_id", required=True),
+            F("version", "int", doc="1, 2, ... in effective_from order (assigned)"),
+            F("kind", required=True, choices=LICENCE_KINDS),
+            F("holder", doc="holder name as written in the source"),
+            F("operator_id"),
+            F("commodities"),
+            F("deposit_id"),
+            F("status", required=True, choices=LICENCE_STATUSES),
+            F("valid_from", "date", required=True),
+            F("valid_to", "date"),
+            F("effective_from", "date", required=True,
+              doc="date this version (status, boundary, holder...) took effect"),
+            F("effective_to", "date", doc="effective_from of the next version (assigned)"),
+            F("source_document", doc="reference of the document that records this version"),
+            F("change_note"),
+            F("recorded_at", "datetime"),
+            F("import_id"),
+            EXTRA,
+        ),
+        geometry="MULTIPOLYGON", geometry_required=True,
+        description="Mining licences and concessions, one row per dated version (never overwritten)",
+        extra_indexes=(("effective_from",), ("deposit_id",)),
+    ),
+    TableSpec(
+        "sites", ("site_id",),
+        (F("site_id", required=True), F("name"), F("description"),
+         F("deposit_ids", doc="comma-separated deposit ids"),
+         F("licence_ids", doc="comma-separated licence ids"),
+         F("receptor_ids", doc="comma-separated receptor ids"), EXTRA),
+        geometry="MULTIPOLYGON", geometry_required=True,
+        description="Monitored areas, linked to deposits, licences and receptors",
+    ),
+    TableSpec(
+        "parcels", ("parcel_id",),
+        (F("parcel_id", required=True), F("holder"), F("land_use"), F("source_document"), EXTRA),
+        geometry="MULTIPOLYGON", geometry_required=True,
+        description="Cadastral land parcels (property records)",
+    ),
+    TableSpec(
+        "receptors", ("receptor_id",),
+        (F("receptor_id", required=True), F("kind", required=True, choices=RECEPTOR_KINDS),
+         F("name"), F("population", "int"), F("notes"), EXTRA),
+        geometry="GEOMETRY", geometry_required=True,
+        description="Villages, water intakes, wells, springs, river reaches, protected areas",
+    ),
+    TableSpec(
+        "monitoring_runs", ("run_id",),
+        (F("run_id", required=True), F("site_id"), F("started_at", "datetime"),
+         F("finished_at", "datetime"), F("outcome", choices=RUN_OUTCOMES),
+         F("code_version"), F("inputs", "json"), F("parameters", "json"), F("message"), EXTRA),
+        description="Every monitoring (analysis) run: inputs, parameters, code version, outcome",
+        importable=False,
+    ),
+    TableSpec(
+        "alerts", ("alert_id",),
+        (F("alert_id", required=True), F("run_id"), F("site_id"), F("onset_date", "date"),
+         F("area_ha", "float"), F("licence_id"), F("licence_status_at_onset"),
+         F("triage_state", choices=TRIAGE_STATES), F("triage_by"), F("triage_at", "datetime"),
+         F("triage_reason"), EXTRA),
+        geometry="MULTIPOLYGON",
+        description="Disturbance alerts with their current triage state",
+        importable=False, extra_indexes=(("triage_state",), ("run_id",)),
+    ),
+    TableSpec(
+        "alert_triage", ("alert_id", "changed_at"),
+        (F("alert_id", required=True), F("state", required=True, choices=TRIAGE_STATES),
+         F("changed_by"), F("changed_at", "datetime", required=True), F("reason")),
+        description="Every triage change of every alert: who, when, why",
+        importable=False,
+    ),
+    TableSpec(
+        "inspections", ("inspection_id",),
+        (F("inspection_id", required=True), F("site_id"), F("date", "date", required=True),
+         F("team"), F("findings"), F("alert_ids", doc="comma-separated linked alert ids"), EXTRA),
+        geometry="GEOMETRY",
+        description="Field inspections",
+        importable=False,
+    ),
+    TableSpec(
+        "inspection_photos", ("inspection_id", "sha256"),
+        (F("inspection_id", required=True), F("sha256", required=True), F("filename"),
+         F("stored_path"), F("size_bytes", "int"), F("caption")),
+        description="Inspection photos, stored as files named by their SHA-256",
+        importable=False,
+    ),
+    TableSpec(
+        "sampling_points", ("point_id",),
+        (F("point_id", required=True), F("name"), F("kind"), F("water_body"),
+         F("receptor_id"), EXTRA),
+        geometry="POINT", geometry_required=True,
+        description="Water sampling points",
+    ),
+    TableSpec(
+        "samples", ("sample_id", "parameter"),
+        (F("sample_id", required=True), F("point_id", required=True),
+         F("sampled_at", "date", required=True), F("medium"), F("parameter", required=True),
+         F("value", "float"), F("unit"), F("censored", doc="'<' below / '>' above the limit"),
+         F("detection_limit", "float"), F("lab"), F("method"), F("notes"), EXTRA),
+        description="Water and sediment samples, one row per measured parameter",
+        extra_indexes=(("point_id",),),
+    ),
+    TableSpec(
+        "import_log", ("import_id",),
+        (F("import_id", required=True), F("kind"), F("source"), F("started_at", "datetime"),
+         F("inserted", "int"), F("updated", "int"), F("unchanged", "int"),
+         F("report", "json")),
+        description="One row per successful import",
+        importable=False,
+    ),
+)
+
+CURRENT_SPEC = SPEC_V1
+SPECS: dict[str, TableSpec] = {t.name: t for t in CURRENT_SPEC}
+#: Import/export kinds: the user-facing name of each table.
+KIND_ALIASES = {"licences": "licence_versions", "licenses": "licence_versions",
+                "licence": "licence_versions"}
+
+
+def spec_for(kind: str) -> TableSpec:
+    """Table spec for a user-facing kind ('licences', 'receptors', ...)."""
+    name = KIND_ALIASES.get(kind, kind)
+    if name not in SPECS:
+        from minewatch.errors import InputError
+
+        raise InputError(
+            f"unknown registry kind {kind!r}",
+            hint="one of: licences, " + ", ".join(n for n in SPECS if n != "licence_versions"),
+        )
+    return SPECS[name]
+
+
+# --------------------------------------------------------------------------- column types
+
+
+class _PGGeometry(UserDefinedType):
+    cache_ok = True
+
+    def __init__(self, geometry_type: str):
+        self.geometry_type = geometry_type
+
+    def get_col_spec(self, **kw) -> str:
+        gt = {"MULTIPOLYGON": "MultiPolygon", "POINT": "Point"}.get(self.geometry_type, "Geometry")
+        return f"geometry({gt},{SRID})"
+
+
+class _GpkgGeometry(UserDefinedType):
+    cache_ok = True
+
+    def __init__(self, geometry_type: str):
+        self.geometry_type = geometry_type
+
+    def get_col_spec(self, **kw) -> str:
+        return self.geometry_type
+
+
+class Geometry(TypeDecorator):
+    """Shapely geometry in EPSG:4326: GeoPackage blob on sqlite, PostGIS geometry on PostgreSQL."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def __init__(self, geometry_type: str = "GEOMETRY"):
+        super().__init__()
+        self.geometry_type = geometry_type
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(_PGGeometry(self.geometry_type))
+        return dialect.type_descriptor(_GpkgGeometry(self.geometry_type))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, (bytes, str)):
+            return value  # already encoded by a bulk path
+        if dialect.name == "postgresql":
+            return shapely.to_wkb(shapely.set_srid(value, SRID), hex=True, include_srid=True,
+                                  output_dimension=2)
+        return gpkg.encode(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return shapely.from_wkb(value)
+        return gpkg.decode(value)
+
+
+class _SqliteDateTime(UserDefinedType):
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "DATETIME"
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetime; GeoPackage DATETIME text ``YYYY-MM-DDTHH:MM:SS.SSSZ``
+    (millisecond precision, as the GeoPackage standard requires)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.astimezone(dt.timezone.utc)
+        if dialect.name == "sqlite":
+            return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def _column_type(f: Field):
+    return {
+        "text": sa.Text(),
+        "int": sa.Integer(),
+        "float": sa.Float(),
+        "date": sa.Date(),
+        "datetime": UTCDateTime(),
+        "json": sa.Text(),
+        "bool": sa.Boolean(),
+    }[f.type]
+
+
+def build_metadata(spec: tuple[TableSpec, ...] = CURRENT_SPEC) -> sa.MetaData:
+    """SQLAlchemy tables of one schema version (``fid`` integer key, business key unique)."""
+    md = sa.MetaData()
+    for t in spec:
+        cols: list = [sa.Column("fid", sa.Integer, primary_key=True, autoincrement=True)]
+        for f in t.fields:
+            cols.append(sa.Column(f.name, _column_type(f), nullable=not (f.required)))
+        if t.geometry:
+            cols.append(sa.Column("geom", Geometry(t.geometry), nullable=not t.geometry_required))
+        args: list = [sa.UniqueConstraint(*t.key, name=f"uq_{t.name}_key")]
+        for cols_ in t.extra_indexes:
+            args.append(sa.Index(f"ix_{t.name}_{'_'.join(cols_)}", *cols_))
+        sa.Table(t.name, md, *cols, *args, sqlite_autoincrement=True)
+    return md
+
+
+METADATA = build_metadata()
+TABLES: dict[str, sa.Table] = dict(METADATA.tables)
