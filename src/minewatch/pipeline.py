@@ -38,6 +38,8 @@ from minewatch.imagery.masks import CLEAR, hints_from_qa_pixel, hints_from_scl, 
 Progress = Callable[[str, int, int], None]
 
 REFLECTANCE_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
+#: Bands the analysis cannot do without; a missing green band is replaced by blue (see notes).
+REQUIRED_BANDS = ("blue", "red", "nir", "swir16", "swir22")
 MASK_BANDS = ("scl", "qa_pixel", "datamask")
 COMPOSITE_BANDS = ("red", "green", "blue", "swir22", "nir")
 MIN_HISTORY_DAYS = 300
@@ -134,6 +136,8 @@ def _process(items: list[SceneItem], grid: Grid, req: AnalysisRequest, progress:
     for i, window in enumerate(tiles):
         progress("analysing tiles", i, len(tiles))
         data = load_tile(items, bands, grid, window)
+        if "green" not in data:
+            data["green"] = data["blue"]
         hint = np.zeros(data["blue"].shape, np.uint8)
         if "scl" in data:
             hint = np.maximum(hint, hints_from_scl(data["scl"]))
@@ -197,6 +201,20 @@ def _union_bounds(geoms, grid: Grid) -> tuple[float, float, float, float]:
     return g.bounds
 
 
+def _check_dem(path: Path, grid: Grid) -> None:
+    from rasterio.errors import RasterioIOError
+    from rasterio.warp import transform_bounds
+
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise InputError(f"DEM {path}: the raster has no CRS", hint="georeference the DEM")
+            bounds = transform_bounds(src.crs, grid.crs, *src.bounds)
+    except RasterioIOError as exc:
+        raise InputError(f"DEM {path}: cannot be read as a raster ({exc})") from None
+    require_overlap(grid, bounds, f"DEM ({path})")
+
+
 def _area_timeline(onset: np.ndarray, outside: np.ndarray, px_ha: float) -> list[dict]:
     """Cumulative new disturbed area by month, inside and outside valid licences."""
     if not (onset > 0).any():
@@ -221,14 +239,19 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
     items = open_catalog(req.catalog)
     where = str(req.catalog)
     used, history, monitored = split_period(items, req.start, req.end, where)
-    check_bands(used, REFLECTANCE_BANDS, where)
+    check_bands(used, REQUIRED_BANDS, where)
     periods = _load_licences(req)
     receptors = _load_receptors(req)
     grid = analysis_grid(used)
     require_overlap(grid, _union_bounds([p.geometry for p in periods], grid),
                     f"licences ({req.licences or 'registry'})")
+    if req.dem is not None:
+        _check_dem(req.dem, grid)
     history_days = (req.start - history[0].date).days
     notes: list[str] = []
+    if not any("green" in it.assets for it in used):
+        notes.append("the catalog has no green band: blue stands in for green in the water index (MNDWI), "
+                     "the snow test and the true-colour pictures")
     if history_days < MIN_HISTORY_DAYS:
         notes.append(f"only {history_days} days of history before {req.start}: seasonal model is weak")
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
 from rasterio import features
 from scipy import ndimage
 from shapely.geometry import mapping, shape
-from shapely.ops import transform as shp_transform
 
-from minewatch.analysis.compliance import ComplianceResult, LicencePeriod, from_day
+from minewatch.analysis.compliance import ComplianceResult, LicencePeriod, from_day, reproject_geometry
 from minewatch.imagery.load import Grid
 
 
@@ -61,7 +59,6 @@ def build_alerts(
     if next_label == 0:
         return [], label_raster
 
-    to84 = Transformer.from_crs(CRS.from_user_input(grid.crs.to_wkt()), CRS.from_epsg(4326), always_xy=True)
     shapes_by_label: dict[int, list] = {}
     for geom, value in features.shapes(label_raster, mask=label_raster > 0, transform=grid.transform,
                                        connectivity=8):
@@ -81,7 +78,7 @@ def build_alerts(
         onset10 = int(np.percentile(days, 10, method="lower"))
         status = "active" if period else _outside_reason(sl, sub, onset10, compliance, periods)
         geom = shapely.union_all(shapes_by_label[lab])
-        geom84 = shp_transform(to84.transform, geom)
+        geom84 = reproject_geometry(geom, grid.crs.to_wkt(), 4326)
         alerts.append(
             {
                 "onset_day": onset10,

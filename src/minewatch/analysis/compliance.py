@@ -29,7 +29,6 @@ import shapely
 from pyproj import CRS, Transformer
 from rasterio import features
 from shapely.geometry import mapping, shape
-from shapely.ops import transform as shp_transform
 
 from minewatch.errors import InputError
 from minewatch.imagery.load import Grid
@@ -94,11 +93,17 @@ def _read_features(path: Path, what: str) -> tuple[list[dict], CRS]:
     return feats, crs
 
 
+def reproject_geometry(geom: shapely.Geometry, src, dst) -> shapely.Geometry:
+    """Reproject a shapely geometry between two CRS (anything pyproj understands)."""
+    src, dst = CRS.from_user_input(src), CRS.from_user_input(dst)
+    if src.equals(dst):
+        return geom
+    tf = Transformer.from_crs(src, dst, always_xy=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1])))
+
+
 def _to_wgs84(crs: CRS):
-    if crs.equals(CRS.from_epsg(4326)):
-        return lambda g: g
-    tf = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
-    return lambda g: shp_transform(tf.transform, g)
+    return lambda g: reproject_geometry(g, crs, 4326)
 
 
 def _parse_date(value, path: Path, i: int, field: str) -> dt.date | None:
@@ -195,8 +200,7 @@ def read_receptors(path: str | Path) -> list[Receptor]:
 
 def geometry_to_grid(geom: shapely.Geometry, grid: Grid) -> shapely.Geometry:
     """Reproject an EPSG:4326 geometry to the grid CRS."""
-    tf = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(grid.crs.to_wkt()), always_xy=True)
-    return shp_transform(tf.transform, geom)
+    return reproject_geometry(geom, 4326, grid.crs.to_wkt())
 
 
 def rasterize(geom: shapely.Geometry, grid: Grid) -> np.ndarray:

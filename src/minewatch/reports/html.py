@@ -52,7 +52,7 @@ def render_report(summary: dict, arrays, alerts, risk, periods, receptors) -> st
                                             receptors, risk)),
         "before_after": _b64(figures.before_after(grid, arrays.before, arrays.after, periods, labels)),
         "area": _b64(figures.area_chart(summary["disturbance"]["timeline"])),
-        "clear": _b64(figures.clear_chart(dates, arrays.clear_share, start)),
+        "quality": _b64(figures.clear_chart(dates, arrays.clear_share, start)),
     }
     by_alert: dict[str, list[str]] = {}
     for r in summary["receptors_at_risk"]:
