@@ -144,7 +144,7 @@ class _Formatter(dict):
 
 def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
             defaults: dict | None = None, *, source_label: str | None = None,
-            progress: Callable[[int], None] | None = None) -> tuple[list[dict], ImportReport]:
+            progress: Callable[[str, int, int], None] | None = None) -> tuple[list[dict], ImportReport]:
     """Validate and convert ``src`` into rows for ``spec``'s table (geometry in ``geom``, 4326)."""
     label = source_label or src.name
     report = ImportReport(source=label, kind=spec.name, features=len(src.rows))
@@ -257,8 +257,8 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
         rows.append(out)
         if len(report.errors) >= MAX_ERRORS:
             break
-        if progress and feat % 1000 == 0:
-            progress(1000)
+        if progress and (feat % 1000 == 0 or feat == len(src.rows)):
+            progress("validate", feat, len(src.rows))
 
     if spec.geometry and not report.errors:
         _prepare_geometries(spec, src, rows, report)

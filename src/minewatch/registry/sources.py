@@ -22,6 +22,9 @@ FORMATS = {
 }
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "wkt_geom", "geometry_wkt")
 _LON_NAMES = ("lon", "longitude", "long", "lng", "x", "x_geo", "este", "easting")
+#: KML rendering properties (LIBKML driver fields), not data.
+_KML_STYLE = {"id", "extrude", "tessellate", "visibility", "altitudeMode", "drawOrder", "icon",
+              "begin", "end", "timestamp", "snippet"}
 _LAT_NAMES = ("lat", "latitude", "y", "y_geo", "norte", "northing")
 
 
@@ -84,9 +87,11 @@ def _read_ogr(p: Path, fmt: str, layer: str | None, crs: str | None) -> SourceTa
                          hint="check that the file is complete and of the type its name says")
     columns = [str(c) for c in meta["fields"]]
     n = len(geom_wkb_arr) if geom_wkb_arr is not None else (len(field_data[0]) if field_data else 0)
+    keep = [j for j, c in enumerate(columns) if not (fmt == "kml" and c in _KML_STYLE)]
+    columns = [columns[j] for j in keep]
     rows = []
     for i in range(n):
-        rows.append({c: _py(field_data[j][i]) for j, c in enumerate(columns)})
+        rows.append({columns[k]: _py(field_data[j][i]) for k, j in enumerate(keep)})
     geoms = np.empty(n, dtype=object)
     if geom_wkb_arr is not None:
         for i, w in enumerate(geom_wkb_arr):

@@ -230,7 +230,7 @@ class Registry:
     def import_file(
         self, path: str | Path, kind: str, *, mapping: str | Path | ColumnMapping | None = None,
         crs: str | None = None, layer: str | None = None, defaults: dict | None = None,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> ImportReport:
         """Import one file (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV) in one transaction.
 
@@ -243,6 +243,7 @@ class Registry:
         crs : CRS of the source when it declares none (or declares a wrong one).
         layer : layer name for multi-layer sources.
         defaults : values for fields the source lacks, e.g. ``{"kind": "extraction"}``.
+        progress : optional ``progress(step, done, total)`` callback ("validate", "write").
 
         Returns
         -------
@@ -256,7 +257,7 @@ class Registry:
         if not spec.importable:
             raise InputError(f"{kind} records are written by minewatch itself, not imported")
         src = read_source(path, layer=layer, crs=crs, mapping=m)
-        rows, report = prepare(spec, src, m, defaults, source_label=str(path), progress=None)
+        rows, report = prepare(spec, src, m, defaults, source_label=str(path), progress=progress)
         report.raise_if_errors()
         return self._apply(spec, rows, report, progress=progress)
 
@@ -279,7 +280,7 @@ class Registry:
         return self._apply(spec, rows, report)
 
     def _apply(self, spec: TableSpec, rows: list[dict], report: ImportReport,
-               progress: Callable[[int], None] | None = None) -> ImportReport:
+               progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
         import_id = uuid.uuid4().hex[:16]
         report.import_id = import_id
         for r in rows:
@@ -311,7 +312,7 @@ class Registry:
         return out
 
     def _insert_many(self, conn, table: sa.Table, rows: list[dict],
-                     progress: Callable[[int], None] | None = None) -> None:
+                     progress: Callable[[str, int, int], None] | None = None) -> None:
         if not rows:
             return
         has_geom = "geom" in table.c
@@ -329,7 +330,7 @@ class Registry:
                 batch.append(b)
             conn.execute(table.insert(), batch)
             if progress:
-                progress(len(chunk))
+                progress("write", s + len(chunk), len(rows))
 
     @staticmethod
     def _same(spec: TableSpec, new: dict, old: dict, skip: set[str] = frozenset()) -> list[str]:
@@ -486,6 +487,14 @@ class Registry:
                             feature_id=f"licence_id={a['licence_id']}", field="geometry",
                             code="overlap",
                         )
+
+    def export(self, kind: str, path: str | Path, *, fmt: str | None = None,
+               bbox: BBox | None = None) -> int:
+        """Export a kind (``licences``: every version) to GeoJSON, GeoPackage, zipped
+        Shapefile, KML or CSV, chosen by the suffix of ``path``; returns the feature count."""
+        from minewatch.registry.exporter import export_rows
+
+        return export_rows(self.rows(kind, bbox=bbox), kind, path, fmt)
 
     # ------------------------------------------------------------------ licence queries
     @staticmethod
