@@ -25,7 +25,10 @@ _MISSING = {"", "-", "--", "na", "n/a", "nan", "s/d", "sd", "s.d.", "nm", "n.m."
 _LOD_PREFIX = re.compile(r"^<\s*(?:lod|ld|lq|dl|lc|loq)?\s*[:=]?\s*(" + _NUMBER + r")$", re.I)
 _GT_PREFIX = re.compile(r"^>\s*(" + _NUMBER + r")$")
 _PLAIN = re.compile(r"^(" + _NUMBER + r")$")
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:[ ,]\d{3})+(?:\.\d+)?$")
+# Thousands separators: "1,234.5" or "1,234,567" (dot decimal), "1.234,5" (comma decimal).
+# A lone comma in a dot-decimal file ("0,005", "1,234") is read as a decimal comma.
+_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(?:,\d{3})+\.\d*$|^[-+]?[1-9]\d{0,2}(?:,\d{3}){2,}$")
+_THOUSANDS_DC = re.compile(r"^[-+]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d*)?$")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class ValueParseError(ValueError):
 def _to_float(text: str, decimal: str) -> float:
     t = text.strip()
     if decimal == ",":
-        t = t.replace(".", "").replace(",", ".") if t.count(",") == 1 else t
+        if _THOUSANDS_DC.match(t):
+            t = t.replace(".", "")
+        t = t.replace(",", ".")
     else:
         if _THOUSANDS.match(t) and "," in t:
             t = t.replace(",", "")
@@ -94,7 +99,8 @@ def parse_value(cell: object, *, decimal: str = ".") -> ParsedValue | None:
     m = _GT_PREFIX.match(text)
     if m:
         return ParsedValue(_to_float(m.group(1), decimal), ">", math.nan)
-    if _PLAIN.match(text) or _THOUSANDS.match(text):
+    if (_PLAIN.match(text) or _THOUSANDS.match(text)
+            or (decimal == "," and _THOUSANDS_DC.match(text))):
         try:
             return ParsedValue(_to_float(text, decimal), "", math.nan)
         except ValueError:
