@@ -14,7 +14,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.pool import NullPool
 
 from minewatch.errors import RegistryError, RegistryLockedError
 from minewatch.registry import gpkg
@@ -50,7 +49,6 @@ class GeoPackageBackend:
         timeout = self.lock_timeout
         engine = sa.create_engine(
             f"sqlite:///{self.path}",
-            poolclass=NullPool,
             connect_args={"timeout": timeout, "check_same_thread": False},
         )
 
