@@ -21,7 +21,7 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiLineString
-from shapely.ops import linemerge, nearest_points, transform
+from shapely.ops import linemerge, nearest_points
 
 from minewatch.errors import InputError
 
@@ -111,6 +111,14 @@ class RiverReach:
         return (along - self.origin_m) * self.scale / 1000.0, offset * self.scale
 
 
+def _project(tr: Transformer, geom):
+    def fn(xy: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, fn)
+
+
 def river_reach(line: LineString, source=None, *, reverse: bool = False) -> RiverReach:
     """Prepare a river line (EPSG:4326) for chainage from ``source``.
 
@@ -132,14 +140,14 @@ def river_reach(line: LineString, source=None, *, reverse: bool = False) -> Rive
     local = CRS.from_proj4(f"+proj=tmerc +lat_0={c.y:.6f} +lon_0={c.x:.6f} +k=1 +x_0=0 +y_0=0 "
                            "+ellps=WGS84 +units=m +no_defs")
     to_local = Transformer.from_crs("EPSG:4326", local, always_xy=True)
-    line_m = transform(to_local.transform, line)
+    line_m = _project(to_local, line)
     lon, lat = np.array(line.coords).T
     geod_len = float(Geod(ellps="WGS84").line_length(lon, lat))
     scale = geod_len / line_m.length
     origin = 0.0
     offset_km = 0.0
     if source is not None and not source.is_empty:
-        src_m = transform(to_local.transform, source)
+        src_m = _project(to_local, source)
         p_line, p_src = nearest_points(line_m, src_m)
         origin = float(line_m.project(p_line))
         offset_km = p_line.distance(p_src) * scale / 1000.0

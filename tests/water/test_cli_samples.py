@@ -1,0 +1,61 @@
+"""``minewatch samples``: errors name row and column and leave nothing behind; linking points."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from minewatch.cli.main import main
+
+CSV = """station_id,date,lat,lon,parameter,value,unit
+UP,2024-01-05,0.0005,0.10,As,3,ug/L
+DOWN,2024-01-05,-0.0005,0.50,As,45,ug/L
+DOWN,2024-01-05,-0.0005,0.50,Cd,<1,ug/L
+"""
+
+
+def _geojson(path, geom, props=None):
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props or {}, "geometry": geom}]}))
+    return path
+
+
+def test_import_links_points_and_flags(tmp_path, capsys):
+    f = tmp_path / "lab.csv"
+    f.write_text(CSV)
+    river = _geojson(tmp_path / "river.geojson",
+                     {"type": "LineString", "coordinates": [[0, 0], [1, 0]]})
+    mine = _geojson(tmp_path / "mine.geojson", {"type": "Point", "coordinates": [0.2, 0.01]})
+    village = _geojson(tmp_path / "villages.geojson",
+                       {"type": "Point", "coordinates": [0.505, -0.001]}, {"name": "Kambove"})
+    out = tmp_path / "out"
+    rc = main(["samples", "import", str(f), "--out", str(out), "--river", str(river),
+               "--source", str(mine), "--receptors", str(village)])
+    assert rc == 0, capsys.readouterr().err
+    st = pd.read_csv(out / "stations.csv", keep_default_na=False).set_index("station_id")
+    assert st.loc["UP", "river_chainage_km"] < 0 < st.loc["DOWN", "river_chainage_km"]
+    assert abs(st.loc["DOWN", "river_chainage_km"] - 0.3 * 111.3195) < 0.1
+    assert st.loc["DOWN", "receptor_id"] == "Kambove" and st.loc["UP", "receptor_id"] == ""
+    ex = pd.read_csv(out / "exceedances.csv", keep_default_na=False)
+    assert set(ex.loc[ex.exceeds, "station_id"]) == {"DOWN"}
+    assert "inconclusive" not in set(ex.status)  # <1 ug/L Cd is below 3 ug/L
+    assert "DOWN" in (out / "summary.html").read_text()
+
+
+def test_bad_file_exits_2_naming_row_and_column_and_writes_nothing(tmp_path, capsys):
+    f = tmp_path / "lab.csv"
+    f.write_text(CSV.replace("Cd,<1,ug/L", "Cd,<1,mg/dl").replace("0.10,As,3", "0.10,As,three"))
+    out = tmp_path / "out"
+    rc = main(["samples", "import", str(f), "--out", str(out)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "line 2, column F ('value')" in err and "'three'" in err
+    assert "line 4, column G ('unit')" in err and "mg/dl" in err
+    assert not out.exists()
+
+
+def test_standards_command_verifies_and_lists(capsys):
+    assert main(["samples", "standards", "--standard", "WHO-GDWQ-2022"]) == 0
+    text = capsys.readouterr().out
+    assert "values match their recorded sources" in text and "0.01" in text
