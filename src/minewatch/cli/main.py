@@ -47,7 +47,7 @@ def _root(
 
 
 # One module per command or command group, under minewatch/cli/.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "analyze", "ingest", "samples", "river", "registry")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "analyze", "ingest", "samples", "river", "registry", "fetch")
 
 
 def _register_commands() -> None:
