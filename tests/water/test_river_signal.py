@@ -31,8 +31,8 @@ def test_ndti_and_iron_ratio():
 
 
 def test_dogliotti_2015_branches():
-    red = lambda r: 228.1 * r / (1 - r / 0.1641)  # noqa: E731
-    nir = lambda r: 3078.9 * r / (1 - r / 0.2112)  # noqa: E731
+    red = lambda r: 228.1 * r / (1 - r / 0.1641)
+    nir = lambda r: 3078.9 * r / (1 - r / 0.2112)
     t = dogliotti_turbidity(np.array([0.03, 0.08, 0.06]), np.array([0.005, 0.02, 0.01]))
     assert t[0] == pytest.approx(red(0.03)) and t[0] == pytest.approx(8.374, abs=1e-3)
     assert t[1] == pytest.approx(nir(0.02)) and t[1] == pytest.approx(68.019, abs=1e-3)

@@ -111,7 +111,9 @@ def add_water_indices(points: pd.DataFrame, *, blue: str = "B02", green: str = "
     Sentinel-2 L2A digital numbers).
     """
     out = points.copy()
-    has = lambda c: c in out.columns  # noqa: E731
+    def has(c: str) -> bool:
+        return c in out.columns
+
     if has(red) and has(green):
         out["ndti"] = ndti(out[red] * scale, out[green] * scale)
     if has(red) and has(blue):

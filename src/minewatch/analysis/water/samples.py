@@ -636,7 +636,7 @@ def _read_tabular(grid, m: SampleMapping, src: Path, errors: _Errors, layout: st
             continue
         line = r_i + 1
 
-        def cell(j: int) -> Any:
+        def cell(j: int, row: list[Any] = row) -> Any:
             return row[j] if j < len(row) else None
 
         get = {f: (cell(j), line, f"{_col_name(j)} ({header[j]!r})") for f, j in col.items()
