@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from pathlib import Path
@@ -11,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from minewatch.cli.main import app
-from minewatch.cli.progress import rich_progress
 from minewatch.errors import InputError
 
 registry_app = typer.Typer(
@@ -122,7 +122,7 @@ def import_(
         raise InputError("say what the file holds with --kind (e.g. --kind licences)")
     reg = _open(registry, lock_timeout)
     try:
-        with rich_progress(err) as progress:
+        with _progress() as progress:
             try:
                 rep = reg.import_file(source, kind, mapping=m, crs=crs, layer=layer,
                                       defaults=_parse_sets(sets), progress=progress)
@@ -140,6 +140,24 @@ def import_(
     if len(rep.warnings) > 20:
         console.print(f"  ... and {len(rep.warnings) - 20} more warnings"
                       + (f" (see {report_path})" if report_path else " (--report FILE)"))
+
+
+@contextlib.contextmanager
+def _progress():
+    """Progress bars that vanish when done, so an error stays a single line."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def callback(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        yield callback
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -176,9 +176,10 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
         provided.add("effective_from")
     for f in spec.fields:
         if f.required and f.name not in provided:
-            report.add("error", f"required field is missing (columns: "
-                       f"{', '.join(src.columns) or 'none'})", field=f.name,
-                       code="missing_column")
+            report.add("error", f"required column is missing (the file has: "
+                       f"{', '.join(src.columns) or 'no columns'}); name it so or map a "
+                       "column to it in a --mapping file", feature_id="every feature",
+                       field=f.name, code="missing_column")
     if spec.geometry and spec.geometry_required and src.fmt == "csv" and \
             all(g is None for g in src.geometries) and len(src.rows):
         report.add("error", "no geometry column found (a WKT column, or lon and lat columns)",
@@ -219,7 +220,8 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
             if v is not None and str(v).strip() in table:
                 rec[fname] = table[str(v).strip()]
         out: dict = {}
-        key_hint = None
+        key_hint = ", ".join(f"{k}={rec.get(k)}" for k in spec.key[:1]
+                             if rec.get(k) not in (None, ""))
         for f in spec.fields:
             if f.name == "extra":
                 continue
@@ -227,8 +229,8 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
                 out[f.name] = coerce(rec.get(f.name), f, mapping.date_format)
             except ValueError as exc:
                 out[f.name] = None
-                report.add("error", str(exc), feature=feat, field=f.name, code="bad_value")
-        key_hint = ", ".join(f"{k}={out.get(k)}" for k in spec.key if out.get(k) is not None)
+                report.add("error", str(exc), feature=feat, feature_id=key_hint or None,
+                           field=f.name, code="bad_value")
         if "extra" in spec.field_names:
             ex = {}
             if rec.get("extra"):
