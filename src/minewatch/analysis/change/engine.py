@@ -174,7 +174,6 @@ def detect_breaks(
     if isinstance(values, np.ndarray) and values.ndim == 4 and 0 in values.shape[2:]:
         params.validate(max(values.shape[1], 1))
         return BreakResult.empty(values.shape[1], values.shape[2], values.shape[3])
-    T, B, H, W = values.shape if isinstance(values, np.ndarray) and values.ndim == 4 else (0,) * 4
     vals, d, n_split, X, bound, kw = prepare(values, days, monitor_start, params)
     T, B, H, W = values.shape
     if which == "cpu":
