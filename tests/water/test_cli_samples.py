@@ -37,6 +37,9 @@ def test_import_links_points_and_flags(tmp_path, capsys):
     assert st.loc["UP", "river_chainage_km"] < 0 < st.loc["DOWN", "river_chainage_km"]
     assert abs(st.loc["DOWN", "river_chainage_km"] - 0.3 * 111.3195) < 0.1
     assert st.loc["DOWN", "receptor_id"] == "Kambove" and st.loc["UP", "receptor_id"] == ""
+    sm = pd.read_csv(out / "samples.csv", keep_default_na=False)
+    assert set(sm.loc[sm.station_id == "DOWN", "receptor_id"]) == {"Kambove"}
+    assert set(sm.reach_id) == {"river"}
     ex = pd.read_csv(out / "exceedances.csv", keep_default_na=False)
     assert set(ex.loc[ex.exceeds, "station_id"]) == {"DOWN"}
     assert "inconclusive" not in set(ex.status)  # <1 ug/L Cd is below 3 ug/L

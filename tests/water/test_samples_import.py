@@ -183,3 +183,18 @@ def test_bad_mapping_is_rejected(tmp_path):
     with pytest.raises(InputError, match="no column 'Estacion'"):
         read_samples(p, SampleMapping.from_dict({"layout": "long",
                                                  "fields": {"station_id": "Estacion"}}))
+
+
+def test_json_mapping_file(tmp_path):
+    import json
+
+    from minewatch.analysis.water.samples import load_mapping
+
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps({"layout": "wide", "fields": {"station_id": "Punto", "date": "Dia",
+                                                         "lat": "Y", "lon": "X"},
+                             "parameters": {"Arsenico": {"parameter": "As", "unit": "ppb"}}}))
+    p = tmp_path / "d.csv"
+    p.write_text("Punto,Dia,Y,X,Arsenico,Otro\nP,2024-05-01,-19,-65,7,99\n")
+    df = read_samples(p, load_mapping(m))
+    assert list(df.parameter) == ["As"] and df.unit[0] == "ug/L"  # unmapped 'Otro' ignored

@@ -43,7 +43,11 @@ def import_cmd(
 ) -> None:
     """Import lab results, compare them with a standard and write the tables."""
     from minewatch.analysis.water.samples import shipped_mapping_path
-    from minewatch.analysis.water.workflow import import_samples, write_sample_outputs
+    from minewatch.analysis.water.workflow import (
+        import_samples,
+        link_stations,
+        write_sample_outputs,
+    )
     from minewatch.errors import InputError
 
     if nondetect not in {"half", "zero", "lod"}:
@@ -56,22 +60,7 @@ def import_cmd(
     res = import_samples(file, map_path, standards_path=standards, standard=standard,
                          nondetect=nondetect)
     if receptors is not None or river is not None:
-        from minewatch.analysis.water.linking import link_receptors, link_river
-
-        st = res["stations"]
-        if receptors is not None:
-            st = link_receptors(st, receptors)
-        if river is not None:
-            from minewatch.analysis.water.chainage import (
-                read_river_line,
-                read_source_geometry,
-                river_reach,
-            )
-
-            reach = river_reach(read_river_line(river),
-                                read_source_geometry(source) if source else None)
-            st = link_river(st, reach, reach_id=river.stem)
-        res["stations"] = st
+        res = link_stations(res, receptors=receptors, river=river, source=source)
     write_sample_outputs(res, out)
     console = Console()
     summ = res["summary"]

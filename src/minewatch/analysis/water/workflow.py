@@ -79,6 +79,40 @@ def import_samples(path: str | Path, mapping: str | Path | None = None, *,
     return res
 
 
+def link_stations(res: dict, *, receptors: str | Path | None = None,
+                  river: str | Path | None = None, source: str | Path | None = None,
+                  receptor_max_m: float = 5000.0, river_max_m: float = 2000.0) -> dict:
+    """Link sampling points to receptors and to a river reach; copy the links onto the samples.
+
+    ``stations`` gains ``receptor_id, receptor_distance_m`` and/or
+    ``river_chainage_km, river_offset_m, reach_id``; the samples' ``receptor_id``
+    and ``reach_id`` are filled from their station (values already in the lab
+    file are kept).
+    """
+    from minewatch.analysis.water.linking import link_receptors, link_river
+
+    st = res["stations"]
+    if receptors is not None:
+        st = link_receptors(st, receptors, max_distance_m=receptor_max_m)
+    if river is not None:
+        from minewatch.analysis.water.chainage import (
+            read_river_line,
+            read_source_geometry,
+            river_reach,
+        )
+
+        reach = river_reach(read_river_line(river),
+                            read_source_geometry(source) if source else None)
+        st = link_river(st, reach, max_offset_m=river_max_m, reach_id=Path(river).stem)
+    samples = res["samples"].copy()
+    for col in ("receptor_id", "reach_id"):
+        if col in st.columns:
+            m = dict(zip(st["station_id"], st[col].fillna("").astype(str)))
+            linked = samples["station_id"].map(m).fillna("")
+            samples[col] = samples[col].where(samples[col].astype(str) != "", linked)
+    return {**res, "stations": st, "samples": samples}
+
+
 def _csv_writer(df: pd.DataFrame) -> Callable[[Path], None]:
     return lambda p: df.to_csv(p, index=False)
 
