@@ -79,6 +79,10 @@ def river_signal_cmd(
     if not res["updown"]["testable"].any():
         console.print("upstream vs downstream test: not possible, no points upstream of the "
                       "source on any date", highlight=False)
+    if source is not None:
+        console.print(f"river line {reach.geodesic_length_km:.1f} km; the source lies "
+                      f"{reach.source_offset_km:.1f} km from it (chainage 0 = nearest point)",
+                      highlight=False)
     console.print(f"{res['summary']['n_points']} points used, {res['n_dropped_offset']} farther "
                   f"than {max_offset_m:.0f} m from the line dropped. Written to {out}",
                   highlight=False)

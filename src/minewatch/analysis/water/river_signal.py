@@ -137,7 +137,10 @@ def read_point_tables(paths: list[str | Path], *, lon: str = "Longitude", lat: s
     for p in map(Path, paths):
         if not p.exists():
             raise InputError(f"{p} does not exist")
-        df = pd.read_csv(p)
+        try:
+            df = pd.read_csv(p)
+        except Exception as exc:  # pandas parser / decoding errors
+            raise InputError(f"{p}: cannot read as CSV: {exc}") from exc
         for c in (lon, lat):
             if c not in df.columns:
                 raise InputError(f"{p}: no column {c!r}", hint="columns are " + ", ".join(

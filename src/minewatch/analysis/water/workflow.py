@@ -123,13 +123,15 @@ def summary_html(res: dict) -> str:
     rows = []
     for r in comp.sort_values(["station_id", "date", "parameter", "fraction"]).itertuples():
         cls = {"exceeds": "ex", "below-range": "ex", "inconclusive": "inc"}.get(r.status, "")
+        lim = (f"{r.lower_limit:.4g}&ndash;{r.limit:.4g}" if r.lower_limit == r.lower_limit
+               else f"{r.limit:.4g}")
         val = (f"&lt;{r.detection_limit:.4g}" if r.qualifier == "<" else
                (f"&gt;{r.value:.4g}" if r.qualifier == ">" else f"{r.value:.4g}"))
         rows.append(
             f"<tr class='{cls}'><td>{html.escape(str(r.station_id))}</td>"
             f"<td>{html.escape(str(r.station_name))}</td><td>{r.date}</td>"
             f"<td>{html.escape(r.parameter)}</td><td>{html.escape(r.fraction)}</td>"
-            f"<td>{val}</td><td>{html.escape(str(r.unit))}</td><td>{r.limit:.4g}</td>"
+            f"<td>{val}</td><td>{html.escape(str(r.unit))}</td><td>{lim}</td>"
             f"<td>{r.status}</td></tr>")
     summ = res["summary"]
     srows = "".join(
