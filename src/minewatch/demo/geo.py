@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from pyproj import Transformer
-from rasterio.transform import Affine, from_origin
+from rasterio.transform import Affine
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -56,11 +56,11 @@ class Grid:
 
     @property
     def transform(self) -> Affine:
-        return from_origin(ORIGIN_X, ORIGIN_Y, PIXEL_10M, PIXEL_10M)
+        return Affine(PIXEL_10M, 0.0, ORIGIN_X, 0.0, -PIXEL_10M, ORIGIN_Y)
 
     @property
     def transform20(self) -> Affine:
-        return from_origin(ORIGIN_X, ORIGIN_Y, 2 * PIXEL_10M, 2 * PIXEL_10M)
+        return Affine(2 * PIXEL_10M, 0.0, ORIGIN_X, 0.0, -2 * PIXEL_10M, ORIGIN_Y)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:

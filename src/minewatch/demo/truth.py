@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import shapely
 from pyproj import Transformer
 from rasterio import features
 from shapely.geometry import shape
-from shapely.ops import transform as shp_transform
 
 from minewatch.demo import hydro
 from minewatch.demo import layout as L
@@ -29,7 +29,7 @@ def licence_masks(licences_path: Path, crs: str, transform, n: int) -> list[tupl
     tr = Transformer.from_crs(4326, crs, always_xy=True)
     out = []
     for feat in data["features"]:
-        geom = shp_transform(tr.transform, shape(feat["geometry"]))
+        geom = shapely.transform(shape(feat["geometry"]), lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
         mask = features.rasterize([(geom, 1)], out_shape=(n, n), transform=transform, fill=0,
                                   dtype="uint8").astype(bool)
         out.append((feat["properties"], mask))
@@ -113,7 +113,8 @@ def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end
     for f in receptors:
         lon, lat = f["geometry"]["coordinates"]
         x, y = to_utm.transform(lon, lat)
-        col, row = ~lay.grid.transform * (x, y)
+        gt = lay.grid.transform
+        col, row = (x - gt.c) / gt.a, (y - gt.f) / gt.e
         d2 = ((cols + 0.5 - col) ** 2 + (rows + 0.5 - row) ** 2) * cell * cell
         win = d2 <= snap_m ** 2
         stream = win & (acc >= stream_cells)
