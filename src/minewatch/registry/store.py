@@ -140,6 +140,11 @@ class Registry:
                 yield conn
 
     def _migrate(self, create: bool) -> None:
+        head = migrate.head_revision()
+        with self.read() as conn:
+            rev = migrate.current_revision(conn)
+        if rev == head:
+            return  # opening an up-to-date registry takes no write lock
         with self.write() as conn:
             rev = migrate.current_revision(conn)
             if rev is None and not create:
@@ -152,7 +157,7 @@ class Registry:
                     f"registry {self.url} has schema {rev}, newer than this minewatch knows",
                     hint="upgrade minewatch",
                 )
-            if rev != migrate.head_revision():
+            if rev != head:
                 migrate.upgrade(conn)
 
     def schema_revision(self) -> str | None:
