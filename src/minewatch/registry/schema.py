@@ -24,8 +24,10 @@ SRID = 4326
 
 LICENCE_KINDS = ("exploration", "extraction")
 LICENCE_STATUSES = ("application", "active", "suspended", "expired", "revoked", "relinquished")
-#: Statuses under which a licence authorises work on its validity dates.
-VALID_STATUSES = ("active",)
+#: Statuses under which a licence authorises work between valid_from and valid_to.
+#: "expired" counts: expiry is the end of the term, already given by valid_to. Suspension,
+#: revocation and relinquishment take effect on their version's effective_from date.
+VALID_STATUSES = ("active", "expired")
 RECEPTOR_KINDS = (
     "village", "water_intake", "well", "spring", "river_reach", "protected_area",
 )

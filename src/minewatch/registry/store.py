@@ -473,7 +473,7 @@ class Registry:
         t = TABLES["licence_versions"]
         cur = [self._row(r) for r in conn.execute(sa.select(t).where(
             t.c.deposit_id.in_(sorted(deposit_ids)), t.c.effective_to.is_(None),
-            t.c.kind == "extraction", t.c.status.in_(VALID_STATUSES)))]
+            t.c.kind == "extraction", t.c.status == "active"))]
         by_dep: dict[str, list[dict]] = {}
         for r in cur:
             by_dep.setdefault(r["deposit_id"], []).append(r)
