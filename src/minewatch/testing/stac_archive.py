@@ -252,3 +252,39 @@ def build_archive(
     aoi = transform_bounds(f"EPSG:{UTM_EPSG}", "EPSG:4326", cx - 750, cy - 750, cx + 750, cy + 750)
     return ArchiveInfo(root, tuple(s2_ids), tuple(landsat_ids), tuple(dem_ids),
                        (w, s, e, n_), tuple(round(v, 6) for v in aoi))  # type: ignore[arg-type]
+
+
+def archive_from_catalog(catalog: str | Path, root: str | Path,
+                         collection: str = "sentinel-2-l2a") -> list[str]:
+    """Turn a local static STAC catalog into a server archive (copies its files).
+
+    Every item becomes a recorded item of ``collection`` whose asset hrefs point to
+    copies under ``root/files/``; returns the item ids. Used to serve a catalog
+    (the demo scene, an ingested folder) over the local STAC API, so that
+    ``fetch`` + ``analyze`` can be compared with ``analyze`` on the static catalog.
+    """
+    import shutil
+
+    import pystac
+
+    root = Path(root)
+    cat = pystac.Catalog.from_file(str(catalog))
+    (root / "collections").mkdir(parents=True, exist_ok=True)
+    (root / "collections" / f"{collection}.json").write_text(json.dumps(
+        _collection(collection, f"served copy of {Path(catalog).name}")))
+    ids = []
+    for item in cat.get_items(recursive=True):
+        doc = item.to_dict(include_self_link=False, transform_hrefs=False)
+        for key, asset in item.assets.items():
+            src = Path(asset.get_absolute_href())
+            rel = f"files/{collection}/{item.id}/{src.name}"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, root / rel)
+            doc["assets"][key]["href"] = rel
+        doc["collection"] = collection
+        doc["links"] = []
+        out = root / "items" / collection / f"{item.id}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc))
+        ids.append(item.id)
+    return ids
