@@ -221,6 +221,8 @@ def _generate_into(root: Path, seed: int, start: dt.date, end: dt.date, cadence:
     catalog.add_child(col)
 
     per_date: list[dict] = []
+    per_date_values = (len(IDX10) + len(IDX20) / 4) * n * n
+    noise_bank = np.random.default_rng([seed, 4]).standard_normal(int(per_date_values * 4), dtype=np.float32)
     items_dir = root / "catalog" / COLLECTION_ID
     items_dir.mkdir(parents=True)
     prog_ctx = None
@@ -233,7 +235,7 @@ def _generate_into(root: Path, seed: int, start: dt.date, end: dt.date, cadence:
         task = prog_ctx.add_task("items", total=len(dates))
     try:
         for i, date in enumerate(dates):
-            item, stats = _make_item(root, items_dir, lay, model, seed, i, date, tile, bbox, geom)
+            item, stats = _make_item(root, items_dir, lay, model, seed, i, date, tile, bbox, geom, noise_bank)
             col.add_item(item)
             per_date.append(stats)
             if prog_ctx is not None:
@@ -260,7 +262,7 @@ def _dt(d: dt.date, sec: int = 0) -> dt.datetime:
 
 
 def _make_item(root: Path, items_dir: Path, lay: L.Layout, model: SurfaceModel, seed: int, i: int,
-               date: dt.date, tile: str, bbox, geom) -> tuple[pystac.Item, dict]:
+               date: dt.date, tile: str, bbox, geom, noise_bank: np.ndarray) -> tuple[pystac.Item, dict]:
     grid = lay.grid
     n = grid.n
     rng = np.random.default_rng([seed, 2, date.toordinal()])
@@ -279,8 +281,11 @@ def _make_item(root: Path, items_dir: Path, lay: L.Layout, model: SurfaceModel, 
     st20 = downsample_state(st, {"snow": feats.snow, "water": feats.water, "pit_water": feats.pit_water,
                                  "deep_water": feats.deep_water, "bright_mine": feats.bright_mine})
     valid20 = st20["valid"]
-    R10 = R[IDX10] + rng.standard_normal((len(IDX10), n, n), dtype=np.float32) * np.float32(NOISE_SIGMA)
-    R20 = block_mean(R[IDX20]) + rng.standard_normal((len(IDX20), n // 2, n // 2), dtype=np.float32) \
+    # sensor noise: independent per band and pixel, drawn from a per-scene bank at a random offset
+    n10, n20 = len(IDX10) * n * n, len(IDX20) * (n // 2) ** 2
+    o = int(rng.integers(0, noise_bank.size - n10 - n20))
+    R10 = R[IDX10] + noise_bank[o:o + n10].reshape(len(IDX10), n, n) * np.float32(NOISE_SIGMA)
+    R20 = block_mean(R[IDX20]) + noise_bank[o + n10:o + n10 + n20].reshape(len(IDX20), n // 2, n // 2) \
         * np.float32(NOISE_SIGMA * 0.8)
     dn10 = np.clip(np.rint(R10 * 10000.0 + add), 1, 65535).astype(np.uint16)
     dn20 = np.clip(np.rint(R20 * 10000.0 + add), 1, 65535).astype(np.uint16)

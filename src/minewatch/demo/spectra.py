@@ -34,7 +34,7 @@ ENDMEMBERS: dict[str, tuple[float, ...]] = {
     # dry grass, straw, stubble (non-photosynthetic vegetation)
     "dry_veg": (0.060, 0.090, 0.120, 0.150, 0.185, 0.205, 0.225, 0.235, 0.320, 0.240),
     # loamy steppe soil, dry
-    "soil": (0.075, 0.105, 0.145, 0.175, 0.195, 0.210, 0.225, 0.235, 0.300, 0.250),
+    "soil": (0.075, 0.110, 0.160, 0.185, 0.200, 0.208, 0.215, 0.222, 0.300, 0.255),
     # freshly broken granitic / quartz-vein rock: pit floor and benches
     "rock": (0.180, 0.210, 0.240, 0.260, 0.270, 0.280, 0.290, 0.295, 0.330, 0.280),
     # natural weathered outcrop (lichen, desert varnish: darker than fresh rock)
@@ -54,7 +54,7 @@ ENDMEMBERS: dict[str, tuple[float, ...]] = {
     # roofs, concrete, compacted yards
     "built": (0.100, 0.120, 0.140, 0.160, 0.180, 0.190, 0.200, 0.210, 0.260, 0.230),
     # char and ash after a grass fire
-    "char": (0.040, 0.050, 0.060, 0.070, 0.080, 0.088, 0.092, 0.098, 0.140, 0.130),
+    "char": (0.040, 0.048, 0.055, 0.058, 0.062, 0.064, 0.066, 0.070, 0.120, 0.110),
     # fresh snow (bright visible / NIR, dark SWIR)
     "snow": (0.850, 0.830, 0.800, 0.780, 0.750, 0.720, 0.700, 0.680, 0.080, 0.060),
 }
