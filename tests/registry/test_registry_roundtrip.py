@@ -110,3 +110,27 @@ def test_export_is_readable_by_gdal(registry, tmp_path):
         # Polygon (and are promoted back on import).
         allowed = {"MultiPolygon", "Polygon"} if fmt in ("zip", "kml") else {"MultiPolygon"}
         assert set(df.geometry.geom_type) <= allowed
+
+
+def test_import_from_another_registry_file(registry, new_url, tmp_path):
+    """A registry GeoPackage has many layers: import picks the one named like the kind."""
+    _fill(registry)
+    src = init_registry(str(tmp_path / "other.gpkg"))
+    src.import_records("receptors", [{"receptor_id": "X-1", "kind": "spring",
+                                      "geometry": shapely.Point(-70, -12)}])
+    src.import_records("licences", registry.rows("licences")[:1] and [
+        {k: v for k, v in registry.rows("licences")[0].items()
+         if k not in ("version", "effective_to", "import_id")}])
+    src.close()
+    rep = registry.import_file(tmp_path / "other.gpkg", "receptors")
+    assert rep.inserted == 1 and registry.get("receptors", "X-1")["kind"] == "spring"
+    assert registry.import_file(tmp_path / "other.gpkg", "licences").unchanged == 1
+    import geopandas as gpd
+
+    two = tmp_path / "two.gpkg"
+    for name in ("a", "b"):
+        gpd.GeoDataFrame({"parcel_id": ["P"]}, geometry=[shapely.box(0, 0, 1, 1)],
+                         crs=4326).to_file(two, layer=name)
+    with pytest.raises(InputError, match=r"two.gpkg: holds 2 layers \(a, b\)"):
+        registry.import_file(two, "parcels")
+    assert registry.import_file(two, "parcels", layer="b").inserted == 1

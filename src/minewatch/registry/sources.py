@@ -51,8 +51,10 @@ def detect_format(path: Path) -> str:
 
 
 def read_source(path: str | Path, *, layer: str | None = None, crs: str | None = None,
-                mapping: ColumnMapping | None = None) -> SourceTable:
-    """Read one file. ``crs`` overrides (or supplies) the file's CRS."""
+                mapping: ColumnMapping | None = None,
+                prefer_layers: tuple[str, ...] = ()) -> SourceTable:
+    """Read one file. ``crs`` overrides (or supplies) the file's CRS. In a multi-layer
+    GeoPackage or KML without ``layer``, the first of ``prefer_layers`` present is read."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: file not found")
@@ -61,17 +63,22 @@ def read_source(path: str | Path, *, layer: str | None = None, crs: str | None =
     crs = crs or mapping.crs
     if fmt == "csv":
         return _read_csv(p, crs, mapping)
-    return _read_ogr(p, fmt, layer, crs)
+    return _read_ogr(p, fmt, layer, crs, prefer_layers)
 
 
-def _read_ogr(p: Path, fmt: str, layer: str | None, crs: str | None) -> SourceTable:
+def _read_ogr(p: Path, fmt: str, layer: str | None, crs: str | None,
+              prefer_layers: tuple[str, ...] = ()) -> SourceTable:
     import pyogrio
 
     target = str(p)
     try:
-        if fmt == "kml" and layer is None:
+        if fmt in ("kml", "gpkg") and layer is None:
             layers = pyogrio.list_layers(target)
-            if len(layers) > 1:
+            names = [str(x) for x in layers[:, 0]]
+            preferred = [n for n in (prefer_layers or ()) if n in names]
+            if len(layers) > 1 and preferred:
+                layer = preferred[0]
+            elif len(layers) > 1:
                 raise InputError(
                     f"{p}: holds {len(layers)} layers ({', '.join(str(x) for x in layers[:, 0])})",
                     hint="choose one with --layer",

@@ -261,7 +261,8 @@ class Registry:
         spec = spec_for(kind)
         if not spec.importable:
             raise InputError(f"{kind} records are written by minewatch itself, not imported")
-        src = read_source(path, layer=layer, crs=crs, mapping=m)
+        prefer = tuple(dict.fromkeys((kind, spec.name)))
+        src = read_source(path, layer=layer, crs=crs, mapping=m, prefer_layers=prefer)
         rows, report = prepare(spec, src, m, defaults, source_label=str(path), progress=progress)
         report.raise_if_errors()
         return self._apply(spec, rows, report, progress=progress)
