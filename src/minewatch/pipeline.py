@@ -62,6 +62,11 @@ class AnalysisRequest:
     max_flow_distance_m: float = 20_000.0
     licence_periods: list[comp.LicencePeriod] | None = None  # instead of a licences file
     receptor_list: list[comp.Receptor] | None = None  # instead of a receptors file
+    # evidence (minewatch.evidence): DIR/evidence/, report language, signing, PDF
+    evidence: bool = True
+    lang: str = "en"
+    sign_key: Path | None = None
+    pdf: bool = False
 
 
 @dataclass
@@ -332,6 +337,10 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
                 "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__},
     }
     _write_outputs(req, summary, arrays, alerts, risk, periods, receptors)
+    if req.evidence:
+        from minewatch.evidence import write_evidence
+
+        write_evidence(req, summary, used, arrays, alerts, risk, periods, receptors, progress)
     return summary
 
 
@@ -348,6 +357,6 @@ def _write_outputs(req, summary, arrays: RunArrays, alerts, risk, periods, recep
     features = [{"type": "Feature", "properties": {k: v for k, v in a.items() if k not in ("geometry", "geometry_obj")},
                  "geometry": a["geometry"]} for a in alerts]
     write_text(out / "alerts.geojson", json.dumps({"type": "FeatureCollection", "features": features}, indent=1))
-    html = render_report(summary, arrays, alerts, risk, periods, receptors)
-    write_text(out / "report.html", html)
+    if not req.evidence:  # else minewatch.evidence writes it, with provenance, in req.lang
+        write_text(out / "report.html", render_report(summary, arrays, alerts, risk, periods, receptors))
     write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))

@@ -30,7 +30,24 @@ def print_summary(summary: dict, out: Path, console: Console) -> None:
     for r in summary["receptors_at_risk"]:
         console.print(f"  downstream: {r['name']} ({r['kind']}) at {r['flow_distance_m']:.0f} m "
                       f"from {', '.join(r['alert_ids'])}")
-    console.print(f"outputs in {out}: disturbance_date.tif, summary.json, report.html")
+    console.print(f"outputs in {out}: disturbance_date.tif, summary.json, report.html"
+                  + (", report.pdf" if (out / "report.pdf").exists() else "")
+                  + "; evidence in evidence/ (check with `minewatch verify`)")
+
+
+def check_evidence_options(sign: Path | None, pdf: bool, lang: str) -> None:
+    """Fail before the analysis, not after it, on a bad key, a missing Chromium or an unknown language."""
+    from minewatch.reports.i18n import check_lang
+
+    check_lang(lang)
+    if sign is not None:
+        from minewatch.evidence.signing import load_private_key
+
+        load_private_key(sign)
+    if pdf:
+        from minewatch.reports.pdf import require_chromium
+
+        require_chromium()
 
 
 @app.command()
@@ -44,6 +61,10 @@ def analyze(
     end: str = typer.Option(..., "--end", help="Last monitored day (YYYY-MM-DD)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     backend: str = typer.Option("auto", "--backend", help="Change engine backend: auto, cpu or gpu."),
+    sign: Path = typer.Option(None, "--sign", help="Ed25519 key file (`minewatch keys generate`) to sign "
+                              "OUT/evidence/manifest.json with."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print the report to OUT/report.pdf (headless Chromium)."),
+    lang: str = typer.Option("en", "--lang", help="Report language: en (English) or es (Español)."),
 ) -> None:
     """Map new mining disturbance, check it against licences and trace it downstream.
 
@@ -57,9 +78,10 @@ def analyze(
             raise InputError(f"{opt}: file not found: {path}")
     if licences is None:
         raise InputError("no licences given", hint="pass --licences LICENCES.geojson")
+    check_evidence_options(sign, pdf, lang)
     req = AnalysisRequest(catalog=catalog, out=out, start=parse_date(start, "--start"),
                           end=parse_date(end, "--end"), licences=licences, receptors=receptors, dem=dem,
-                          backend=backend)
+                          backend=backend, sign_key=sign, pdf=pdf, lang=lang)
     console = Console(stderr=True)
     with rich_progress(console) as progress:
         summary = run_analysis(req, progress)

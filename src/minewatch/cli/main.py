@@ -47,7 +47,8 @@ def _root(
 
 
 # One module per command or command group, under minewatch/cli/.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "analyze", "ingest", "samples", "river", "registry", "fetch")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "analyze", "ingest", "samples", "river", "registry", "fetch", "verify",
+                                   "keys")
 
 
 def _register_commands() -> None:

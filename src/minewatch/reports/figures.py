@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 
@@ -15,6 +16,11 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from minewatch.analysis.compliance import geometry_to_grid  # noqa: E402
+
+
+def _identity(message: str, **values) -> str:
+    """Default translator: English source text, ``%(name)s`` placeholders filled."""
+    return message % values if values else message
 
 RECEPTOR_STYLE = {
     "village": ("s", "#7b3294"), "water_intake": ("v", "#0571b0"), "well": ("o", "#008837"),
@@ -89,11 +95,12 @@ def _plot_geom(ax, geom, **kw) -> None:
             ax.plot(x, y, **kw)
 
 
-def before_after(grid, before: np.ndarray, after: np.ndarray, periods, labels: tuple[str, str]) -> bytes:
+def before_after(grid, before: np.ndarray, after: np.ndarray, periods, labels: tuple[str, str],
+                 _=_identity) -> bytes:
     """True-colour and SWIR false-colour composites before and after, licences outlined."""
-    fig, axes = plt.subplots(2, 2, figsize=(10, 10))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 10.6))
     for col, (comp, label) in enumerate(zip((before, after), labels, strict=True)):
-        for row, (idx, name) in enumerate((((0, 1, 2), "true colour"), ((3, 4, 0), "SWIR false colour"))):
+        for row, (idx, name) in enumerate((((0, 1, 2), _("true colour")), ((3, 4, 0), _("SWIR false colour")))):
             ax = axes[row, col]
             ax.imshow(_stretch(comp[list(idx)]), extent=_extent(grid), interpolation="nearest")
             for p in periods:
@@ -103,12 +110,17 @@ def before_after(grid, before: np.ndarray, after: np.ndarray, periods, labels: t
             ax.set_xticks([])
             ax.set_yticks([])
             _map_furniture(ax, grid)
-    fig.tight_layout()
+    handles = [Line2D([], [], color=STATUS_COLOR.get(st, "k"), lw=1.2,
+                      label=_("licence boundary (%(status)s)", status=_(st)))
+               for st in sorted({p.status for p in periods})]
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return _png(fig)
 
 
 def disturbance_map(grid, onset: np.ndarray, after: np.ndarray, outside: np.ndarray, periods, receptors,
-                    risk) -> bytes:
+                    risk, _=_identity) -> bytes:
     """New disturbance by onset year over the latest composite, with licences, receptors, flow paths."""
     fig, ax = plt.subplots(figsize=(10, 9))
     grey = np.nanmean(_stretch(after[:3]), axis=2)
@@ -127,21 +139,22 @@ def disturbance_map(grid, onset: np.ndarray, after: np.ndarray, outside: np.ndar
             idx[years == y] = i
         ax.imshow(np.ma.masked_invalid(idx), cmap=ListedColormap(colors), vmin=-0.5, vmax=len(uniq) - 0.5,
                   extent=_extent(grid), interpolation="nearest", alpha=0.9)
-        handles += [Patch(color=c, label=f"new disturbance {y}") for c, y in zip(colors, uniq, strict=True)]
+        handles += [Patch(color=c, label=_("new disturbance %(year)s", year=y)) for c, y in zip(colors, uniq, strict=True)]
         if outside.any():
             ax.contour(outside.astype(float), levels=[0.5],
                        colors="red", linewidths=1.0, extent=_extent(grid), origin="upper")
-            handles.append(Line2D([], [], color="red", lw=1, label="outside any valid licence"))
+            handles.append(Line2D([], [], color="red", lw=1, label=_("outside any valid licence")))
     for p in periods:
         _plot_geom(ax, geometry_to_grid(p.geometry, grid), color=STATUS_COLOR.get(p.status, "k"), lw=1.5,
                    ls="--")
     for status in sorted({p.status for p in periods}):
-        handles.append(Line2D([], [], color=STATUS_COLOR.get(status, "k"), ls="--", label=f"licence ({status})"))
+        handles.append(Line2D([], [], color=STATUS_COLOR.get(status, "k"), ls="--",
+                               label=_("licence boundary (%(status)s)", status=_(status))))
     if risk is not None:
         for path in risk.paths:
             _plot_geom(ax, geometry_to_grid(path["geometry"], grid), color="#2c7bb6", lw=1.2)
         if risk.paths:
-            handles.append(Line2D([], [], color="#2c7bb6", lw=1.2, label="downstream flow path"))
+            handles.append(Line2D([], [], color="#2c7bb6", lw=1.2, label=_("downstream flow path")))
     at_risk = {r["receptor_id"] for r in (risk.receptors if risk is not None else [])}
     for kind in sorted({r.kind for r in receptors}):
         marker, color = RECEPTOR_STYLE.get(kind, ("P", "#444444"))
@@ -151,10 +164,10 @@ def disturbance_map(grid, onset: np.ndarray, after: np.ndarray, outside: np.ndar
                        edgecolors="red" if r.receptor_id in at_risk else "white", linewidths=2, zorder=5)
             ax.annotate(r.name, (g.x, g.y), xytext=(5, 5), textcoords="offset points", fontsize=8,
                         bbox=dict(facecolor="white", alpha=0.7, lw=0, pad=1))
-        handles.append(Line2D([], [], marker=marker, color=color, ls="", label=kind.replace("_", " ")))
+        handles.append(Line2D([], [], marker=marker, color=color, ls="", label=_(kind)))
     if at_risk:
         handles.append(Line2D([], [], marker="o", color="white", markeredgecolor="red", ls="",
-                              label="receptor downstream (red ring)"))
+                              label=_("receptor downstream (red ring)")))
     left, bottom, right, top = grid.bounds
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
@@ -166,32 +179,128 @@ def disturbance_map(grid, onset: np.ndarray, after: np.ndarray, outside: np.ndar
     return _png(fig)
 
 
-def area_chart(timeline: list[dict]) -> bytes:
+def area_chart(timeline: list[dict], _=_identity) -> bytes:
     """Cumulative new disturbed area over time, total and outside licence."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
     if timeline:
         months = np.array([np.datetime64(r["month"]) for r in timeline])
-        ax.step(months, [r["total_ha"] for r in timeline], where="post", label="all new disturbance",
+        ax.step(months, [r["total_ha"] for r in timeline], where="post", label=_("all new disturbance"),
                 color="#5e3c99")
         ax.step(months, [r["outside_licence_ha"] for r in timeline], where="post",
-                label="outside any valid licence", color="#e66101")
+                label=_("outside any valid licence"), color="#e66101")
         ax.legend(fontsize=8)
     else:
-        ax.text(0.5, 0.5, "no new disturbance detected", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylabel("cumulative area (ha)")
+        ax.text(0.5, 0.5, _("no new disturbance detected"), ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylabel(_("cumulative area (ha)"))
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     return _png(fig)
 
 
-def clear_chart(dates: list[str], share: list[float], start: str) -> bytes:
+def clear_chart(dates: list[str], share: list[float], start: str, _=_identity) -> bytes:
     """Share of usable (clear) observations per scene."""
     fig, ax = plt.subplots(figsize=(8, 2.5))
     d = np.array([np.datetime64(x) for x in dates])
     ax.bar(d, share, width=6, color="#4393c3")
     ax.axvline(np.datetime64(start), color="k", ls=":", lw=1)
-    ax.text(np.datetime64(start), 1.02, " monitoring starts", fontsize=8, va="bottom")
+    ax.text(np.datetime64(start), 1.02, " " + _("monitoring starts"), fontsize=8, va="bottom")
     ax.set_ylim(0, 1.1)
-    ax.set_ylabel("clear share")
+    ax.set_ylabel(_("clear share"))
     fig.autofmt_xdate()
     return _png(fig)
+
+
+def stretch_limits(*composites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band 2-98 % limits shared by several (3, h, w) composites, so they compare fairly."""
+    lo = np.zeros(3, np.float32)
+    hi = np.ones(3, np.float32)
+    for i in range(3):
+        vals = np.concatenate([c[i][np.isfinite(c[i])] for c in composites])
+        if vals.size:
+            lo[i], hi[i] = np.percentile(vals, [2, 98])
+    return lo, hi
+
+
+@functools.lru_cache(maxsize=4)
+def _font(size: int):
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except OSError:
+        return ImageFont.load_default()
+
+
+def chip(grid, rgb: np.ndarray, mask: np.ndarray, limits, title: str, _=_identity) -> bytes:
+    """One image chip as PNG: a stretched (3, h, w) composite, enlarged with square pixels, the
+    alert's pixels outlined in yellow, a title, a scale bar and a north arrow (drawn with Pillow:
+    fast enough for many alerts)."""
+    from PIL import Image, ImageDraw
+    from scipy import ndimage
+
+    lo, hi = limits
+    img = np.clip((rgb - lo[:, None, None]) / np.maximum(hi - lo, 1e-6)[:, None, None], 0, 1)
+    img = np.moveaxis(img, 0, -1)
+    img[~np.isfinite(img).all(axis=2)] = 1.0
+    h, w = mask.shape
+    k = max(1, int(math.ceil(300 / max(h, w))))
+    big = np.repeat(np.repeat((img * 255).astype(np.uint8), k, axis=0), k, axis=1)
+    m = np.repeat(np.repeat(mask, k, axis=0), k, axis=1)
+    edge = m & ~ndimage.binary_erosion(m, iterations=2, border_value=0)
+    big[edge] = (255, 230, 0)
+    lines = title.split("\n")
+    font = _font(12)
+    head = 6 + 16 * len(lines)
+    canvas = Image.new("RGB", (big.shape[1], big.shape[0] + head), "white")
+    canvas.paste(Image.fromarray(big), (0, head))
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        draw.text((big.shape[1] // 2, 3 + 16 * i), line, fill="black", font=font, anchor="ma")
+    # scale bar, lower left
+    mpu = _metres_per_unit(grid)
+    px_m = grid.res * mpu / k
+    width_m = big.shape[1] * px_m
+    nice = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+    length_m = max([n for n in nice if n <= width_m / 3] or [nice[0]])
+    bar = int(round(length_m / px_m))
+    x0, y0 = 8, canvas.height - 12
+    label = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m} m"
+    draw.rectangle((x0 - 3, y0 - 20, x0 + bar + 3, y0 + 6), fill="white")
+    draw.rectangle((x0, y0, x0 + bar, y0 + 3), fill="black")
+    draw.text((x0 + bar // 2, y0 - 3), label, fill="black", font=_font(11), anchor="mb")
+    # north arrow, upper right (grids are north-up)
+    xn, yn = canvas.width - 16, head + 8
+    draw.rectangle((xn - 9, yn - 2, xn + 9, yn + 34), fill="white")
+    draw.polygon([(xn, yn), (xn - 6, yn + 12), (xn + 6, yn + 12)], fill="black")
+    draw.text((xn, yn + 14), "N", fill="black", font=_font(12), anchor="ma")
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def time_series(rows: list[dict], onset: str, start: str, title: str, _=_identity) -> bytes:
+    """Mean NDVI, BSI and MNDWI of an alert's pixels on each clear date, the detected break marked."""
+    series = [("ndvi", _("NDVI (vegetation)"), "#1a9641", "o"), ("bsi", _("BSI (bare ground)"), "#a6611a", "s"),
+              ("mndwi", _("MNDWI (water)"), "#2c7bb6", "^")]
+    fig = plt.figure(figsize=(8, 3.6))
+    ax = fig.add_axes((0.08, 0.2, 0.68, 0.68))
+    dates = np.array([np.datetime64(r["date"]) for r in rows]) if rows else np.array([], "datetime64[D]")
+    onset_d = np.datetime64(onset)
+    for key, label, color, marker in series:
+        vals = np.array([np.nan if r[key] is None else r[key] for r in rows], float)
+        ok = np.isfinite(vals)
+        ax.plot(dates[ok], vals[ok], "-", color=color, lw=0.8, alpha=0.5)
+        ax.plot(dates[ok], vals[ok], marker, color=color, ms=2.8, ls="", label=label)
+    ax.axvline(np.datetime64(start), color="0.4", ls=":", lw=1, label=_("monitoring starts"))
+    ax.axvline(onset_d, color="#d7191c", lw=1.8, label=_("detected break %(date)s", date=onset))
+    ax.set_ylabel(_("index value"), fontsize=8)
+    ax.set_xlabel(_("date of the satellite image (clear observations only)"), fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,66 +1,105 @@
-"""The self-contained HTML report of a run (images embedded as base64 PNG)."""
+"""The self-contained HTML report of a run (images embedded as base64 PNG), in a chosen language."""
 
 from __future__ import annotations
 
 import base64
+import functools
 
 import jinja2
 
 from minewatch.reports import figures
+from minewatch.reports.i18n import LANGUAGES, Translator
+from minewatch.reports.text import certainty, headline, note, word
 
 
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+def env(t: Translator) -> jinja2.Environment:
+    """A Jinja environment whose ``_``/``ngettext`` translate with ``t`` and whose filters format
+    numbers and data words in its language (one per language, templates compiled once)."""
+    return _env(t.lang)
+
+
+@functools.lru_cache(maxsize=None)
+def _env(lang: str) -> jinja2.Environment:
+    t = Translator(lang)
+    e = jinja2.Environment(
         loader=jinja2.PackageLoader("minewatch.reports", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    e.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)
+    e.filters["num"] = lambda v, digits=2: t.num(v, digits)
+    e.filters["word"] = lambda v: word(t, v)
+    e.filters["certainty"] = lambda v: certainty(t, v)
+    return e
 
 
-def _b64(png: bytes) -> str:
+#: The alerts table lists at most this many alerts (outside licence first, then the largest).
+MAX_TABLE_ALERTS = 60
+
+
+def b64(png: bytes) -> str:
     return base64.b64encode(png).decode("ascii")
 
 
-def headline(summary: dict) -> str:
-    """One factual sentence: what changed, where, since when, how sure."""
-    d = summary["disturbance"]
-    if not d["total_area_ha"]:
-        return (f"No new mining disturbance was detected between {summary['period']['start']} and "
-                f"{summary['period']['end']}.")
-    text = (f"{d['total_area_ha']:.1f} ha of land turned into mining ground (pits, dumps, tailings or mine "
-            f"ponds) between {summary['period']['start']} and {summary['period']['end']}, first seen on "
-            f"{d['first_date']}, in {len(summary['alerts'])} alert(s).")
-    if d["outside_licence_area_ha"]:
-        text += (f" {d['outside_licence_area_ha']:.1f} ha of it lay outside any licence valid at the time "
-                 f"it began.")
-    if summary["receptors_at_risk"]:
-        names = ", ".join(f"{r['name']} ({r['kind'].replace('_', ' ')}, {r['flow_distance_m'] / 1000:.1f} km)"
-                          for r in summary["receptors_at_risk"])
-        text += f" Downstream along the flow path: {names}."
-    return text
-
-
-def render_report(summary: dict, arrays, alerts, risk, periods, receptors) -> str:
-    """Render report.html for one run."""
+def report_figures(summary: dict, arrays, risk, periods, receptors, t: Translator) -> dict[str, str]:
+    """The report's figures as base64 PNG."""
     grid = arrays.grid
     start = summary["period"]["start"]
     end = summary["period"]["end"]
-    labels = (f"year before {start}", f"year to {end}")
+    labels = (t("year before %(date)s", date=start), t("year to %(date)s", date=end))
     dates = [s["date"] for s in summary["scenes_used"]]
-    fig = {
-        "map": _b64(figures.disturbance_map(grid, arrays.onset, arrays.after, arrays.onset_outside, periods,
-                                            receptors, risk)),
-        "before_after": _b64(figures.before_after(grid, arrays.before, arrays.after, periods, labels)),
-        "area": _b64(figures.area_chart(summary["disturbance"]["timeline"])),
-        "quality": _b64(figures.clear_chart(dates, arrays.clear_share, start)),
+    return {
+        "map": b64(figures.disturbance_map(grid, arrays.onset, arrays.after, arrays.onset_outside, periods,
+                                           receptors, risk, _=t)),
+        "before_after": b64(figures.before_after(grid, arrays.before, arrays.after, periods, labels, _=t)),
+        "area": b64(figures.area_chart(summary["disturbance"]["timeline"], _=t)),
+        "quality": b64(figures.clear_chart(dates, arrays.clear_share, start, _=t)),
+        "labels": labels,
     }
+
+
+def render_report(summary: dict, arrays, alerts, risk, periods, receptors, *, lang: str = "en",
+                  provenance: dict | None = None, alert_sheets: dict[str, str] | None = None,
+                  water_assessed: bool | None = None) -> str:
+    """Render report.html for one run.
+
+    Parameters
+    ----------
+    summary, arrays, alerts, risk, periods, receptors
+        What :func:`minewatch.pipeline.run_analysis` computed.
+    lang : str
+        Report language (see :data:`minewatch.reports.i18n.LANGUAGES`).
+    provenance : dict, optional
+        The provenance block (from :func:`minewatch.evidence.writer.provenance_block`); without it the
+        report lists what the summary knows.
+    alert_sheets : dict, optional
+        ``{alert_id: relative link to its one-page sheet}``.
+    water_assessed : bool, optional
+        Whether downstream water was assessed (receptors and a DEM given); guessed from the summary
+        when omitted.
+    """
+    t = Translator(lang)
+    shown = summary["alerts"]
+    if len(shown) > MAX_TABLE_ALERTS:
+        order = sorted(shown, key=lambda a: (a.get("licence_id") is not None, -a["area_ha"], a["alert_id"]))
+        keep = {a["alert_id"] for a in order[:MAX_TABLE_ALERTS]}
+        shown = [a for a in shown if a["alert_id"] in keep]
+    hidden = [a for a in summary["alerts"] if a not in shown]
+    fig = report_figures(summary, arrays, risk, periods, receptors, t)
     by_alert: dict[str, list[str]] = {}
     for r in summary["receptors_at_risk"]:
         for a in r["alert_ids"]:
             by_alert.setdefault(a, []).append(r["name"] or r["receptor_id"])
     site = summary.get("site") or summary["catalog"]
-    return _env().get_template("report.html.j2").render(
-        s=summary, fig=fig, labels=labels, title=site, headline=headline(summary),
-        receptors_by_alert=by_alert, n_scenes=len(dates),
+    if water_assessed is None:
+        water_assessed = bool(summary["receptors_checked"]) and not any(
+            "downstream tracing skipped" in n for n in summary["notes"])
+    return env(t).get_template("report.html.j2").render(
+        s=summary, fig=fig, labels=fig["labels"], title=site, headline=headline(summary, t, alerts),
+        receptors_by_alert=by_alert, n_scenes=len(summary["scenes_used"]),
         n_history=sum(1 for x in summary["scenes_used"] if x["role"] == "history"),
+        lang=lang, language=LANGUAGES[lang], prov=provenance, sheets=alert_sheets or {},
+        water_assessed=water_assessed, alerts_shown=shown, n_hidden=len(hidden),
+        hidden_ha=sum(a["area_ha"] for a in hidden), notes=[note(t, n) for n in summary["notes"]],
     )

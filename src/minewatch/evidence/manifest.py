@@ -1,0 +1,279 @@
+"""The evidence manifest: every input with its hash, every parameter, the software, every output.
+
+Layout of a run folder (see docs/evidence.md)::
+
+    DIR/disturbance_date.tif, confidence.tif, alerts.geojson, summary.json, report.html [, report.pdf]
+    DIR/evidence/manifest.json           this record
+    DIR/evidence/manifest.json.sha256    its own hash (``sha256sum -c`` format)
+    DIR/evidence/manifest.json.sig       Ed25519 signature (when signed)
+    DIR/evidence/alerts/A0001/...        per-alert chips, time series and sheet
+
+Input paths are stored three ways so that a copied folder still verifies:
+``path`` relative to the run folder, ``abs_path`` as it was, and ``base_path``
+relative to ``inputs_base`` (the common folder of all local inputs), which
+``minewatch verify --inputs-root`` re-roots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import shapely
+from shapely.geometry import mapping, shape
+
+from minewatch import __version__
+from minewatch.errors import VerificationError
+from minewatch.evidence.hashing import git_commit, library_versions, sha256_file
+
+MANIFEST_VERSION = 1
+EVIDENCE_DIR = "evidence"
+MANIFEST = "manifest.json"
+DIGEST = "manifest.json.sha256"
+SIGNATURE = "manifest.json.sig"
+
+#: How each standard output is re-checked after a re-run (anything else: integrity = hash only).
+OUTPUT_CHECKS = {
+    "disturbance_date.tif": "exact",
+    "confidence.tif": "tolerance",
+    "alerts.geojson": "alerts",
+    "summary.json": "summary",
+}
+#: Absolute tolerance for floating-point outputs, stated in every manifest.
+TOLERANCES = {
+    "confidence": 1e-4,  # confidence.tif and alert mean confidence, 0..1
+    "area_ha": 1e-6,  # areas (derived from pixel counts: exact in practice)
+    "clear_share": 1e-3,  # per-scene clear share (rounded to 3 decimals)
+    "coordinates_deg": 1e-9,  # alert polygon vertices, EPSG:4326
+}
+
+
+def is_remote(href: str) -> bool:
+    return "://" in href or href.startswith("/vsi")
+
+
+def stac_documents(catalog: Path) -> list[Path]:
+    """The STAC JSON documents reachable from ``catalog`` (itself, collections, items), in walk order."""
+    catalog = Path(catalog)
+    if catalog.is_dir():
+        for name in ("catalog.json", "collection.json"):
+            if (catalog / name).exists():
+                catalog = catalog / name
+                break
+    seen: list[Path] = []
+    stack = [catalog.resolve()]
+    while stack:
+        path = stack.pop(0)
+        if path in seen or not path.exists():
+            continue
+        seen.append(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if doc.get("type") in ("Catalog", "Collection"):
+            for link in doc.get("links", []):
+                href = link.get("href")
+                if link.get("rel") in ("item", "child") and href and not is_remote(href):
+                    stack.append((path.parent / href).resolve())
+    return seen
+
+
+class InputRecorder:
+    """Collects input records, hashing each local file once."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir).resolve()
+        self.entries: list[dict] = []
+        self._hashes: dict[str, tuple[str, int]] = {}
+
+    def _hash(self, path: Path) -> tuple[str, int]:
+        key = str(path)
+        if key not in self._hashes:
+            self._hashes[key] = sha256_file(path)
+        return self._hashes[key]
+
+    def add(self, role: str, path_or_href: str | Path, **extra) -> dict:
+        href = str(path_or_href)
+        entry: dict = {"role": role, **extra}
+        if is_remote(href):
+            entry.update(href=href, path=None, abs_path=None, sha256=None, bytes=None,
+                         note="remote asset: not hashed, re-fetched by href")
+        else:
+            path = Path(href).resolve()
+            digest, size = self._hash(path)
+            entry.update(path=os.path.relpath(path, self.run_dir), abs_path=str(path), sha256=digest,
+                         bytes=size)
+        self.entries.append(entry)
+        return entry
+
+    def finish(self) -> tuple[str | None, list[dict]]:
+        """Set ``base_path`` on every local entry; return the common base folder and the entries."""
+        local = [e["abs_path"] for e in self.entries if e.get("abs_path")]
+        if not local:
+            return None, self.entries
+        base = os.path.commonpath([os.path.dirname(p) for p in local])
+        for e in self.entries:
+            if e.get("abs_path"):
+                e["base_path"] = os.path.relpath(e["abs_path"], base)
+        return base, self.entries
+
+
+def _periods_doc(periods) -> dict:
+    return {"type": "minewatch.licence_periods", "periods": [
+        {"licence_id": p.licence_id, "status": p.status, "active_from": p.active_from,
+         "active_to": p.active_to, "holder": p.holder, "commodity": p.commodity,
+         "geometry": mapping(p.geometry)} for p in periods]}
+
+
+def _receptors_doc(receptors) -> dict:
+    return {"type": "minewatch.receptors", "receptors": [
+        {"receptor_id": r.receptor_id, "kind": r.kind, "name": r.name, "geometry": mapping(r.geometry)}
+        for r in receptors]}
+
+
+def periods_from_doc(doc: dict):
+    """Rebuild licence periods written by :func:`record_inputs` for a registry-backed run."""
+    from minewatch.analysis.compliance import LicencePeriod
+
+    return [LicencePeriod(licence_id=p["licence_id"], status=p["status"], geometry=shape(p["geometry"]),
+                          active_from=int(p["active_from"]), active_to=int(p["active_to"]),
+                          holder=p.get("holder"), commodity=p.get("commodity"))
+            for p in doc["periods"]]
+
+
+def receptors_from_doc(doc: dict):
+    from minewatch.analysis.compliance import Receptor
+
+    return [Receptor(receptor_id=r["receptor_id"], kind=r["kind"], name=r["name"],
+                     geometry=shape(r["geometry"])) for r in doc["receptors"]]
+
+
+def record_inputs(req, used_items, bands: list[str], staging: Path) -> tuple[str | None, list[dict]]:
+    """Hash every input of the run: STAC documents, the assets read, licences, receptors, DEM.
+
+    Licences or receptors given in memory (from the registry) are written to
+    ``staging/inputs/`` as JSON first, so the run can be re-done from the evidence alone.
+    """
+    from minewatch.atomic import write_text
+
+    rec = InputRecorder(req.out)
+    docs = stac_documents(req.catalog)
+    for i, doc in enumerate(docs):
+        rec.add("catalog" if i == 0 else "stac", doc)
+    for item in used_items:
+        for band in bands:
+            ref = item.assets.get(band)
+            if ref is not None:
+                rec.add("asset", ref.href, item_id=item.id, date=item.date.isoformat(), band=band)
+    run_dir = Path(req.out).resolve()
+    if req.licence_periods is not None:
+        target = staging / "inputs" / "licence_periods.json"
+        write_text(target, json.dumps(_periods_doc(req.licence_periods), indent=1, sort_keys=True))
+        entry = rec.add("licences", target, format="licence_periods")
+        entry["path"] = f"{EVIDENCE_DIR}/inputs/licence_periods.json"
+        entry["abs_path"] = str(run_dir / entry["path"])
+    elif req.licences is not None:
+        rec.add("licences", req.licences, format="geojson")
+    if req.receptor_list is not None:
+        target = staging / "inputs" / "receptors.json"
+        write_text(target, json.dumps(_receptors_doc(req.receptor_list), indent=1, sort_keys=True))
+        entry = rec.add("receptors", target, format="receptor_list")
+        entry["path"] = f"{EVIDENCE_DIR}/inputs/receptors.json"
+        entry["abs_path"] = str(run_dir / entry["path"])
+    elif req.receptors is not None:
+        rec.add("receptors", req.receptors, format="geojson")
+    if req.dem is not None:
+        rec.add("dem", req.dem)
+    return rec.finish()
+
+
+def request_record(req) -> dict:
+    """The parameters of the request (paths are in ``inputs``, by role)."""
+    return {
+        "start": req.start.isoformat(),
+        "end": req.end.isoformat(),
+        "disturbance": req.params.as_dict(),
+        "tile_size": req.tile_size,
+        "backend": req.backend,
+        "max_flow_distance_m": req.max_flow_distance_m,
+        "lang": getattr(req, "lang", "en"),
+        "pdf": bool(getattr(req, "pdf", False)),
+    }
+
+
+def environment_record(backend: str) -> dict:
+    env = library_versions(backend)
+    env["minewatch"] = {"version": __version__, **git_commit()}
+    return env
+
+
+def output_record(run_dir: Path, rel: str) -> dict:
+    digest, size = sha256_file(Path(run_dir) / rel)
+    return {"path": rel, "sha256": digest, "bytes": size, "check": OUTPUT_CHECKS.get(rel, "integrity")}
+
+
+def new_manifest(req, base: str | None, inputs: list[dict], bands: list[str]) -> dict:
+    """A manifest without outputs (they are added once written)."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "tool": "minewatch analyze",
+        "environment": environment_record(req.backend),
+        "request": request_record(req),
+        "bands_read": bands,
+        "hashing": "SHA-256 over every byte of each file (whole file, not only the windows read)",
+        "inputs_base": base,
+        "inputs": inputs,
+        "tolerances": dict(TOLERANCES),
+        "outputs": [],
+    }
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """The exact bytes written for a manifest (sorted keys, UTF-8, final newline)."""
+    return (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def load_manifest(run_dir: Path) -> tuple[dict, bytes]:
+    """Read ``DIR/evidence/manifest.json``; raise :class:`VerificationError` when absent or unreadable."""
+    path = Path(run_dir) / EVIDENCE_DIR / MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise VerificationError(f"{path}: no evidence manifest",
+                                hint="verify a folder written by `minewatch analyze` (it holds evidence/)") from None
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise VerificationError(f"{path}: the manifest is not valid JSON ({exc}); it was altered or "
+                                f"damaged") from None
+    if not isinstance(manifest, dict) or manifest.get("manifest_version") != MANIFEST_VERSION:
+        raise VerificationError(f"{path}: unknown manifest version {manifest.get('manifest_version')!r}"
+                                if isinstance(manifest, dict) else f"{path}: not a manifest object")
+    return manifest, raw
+
+
+def params_from_dict(d: dict):
+    """Rebuild :class:`DisturbanceParams` from :meth:`DisturbanceParams.as_dict`."""
+    from minewatch.analysis.change import ChangeParams
+    from minewatch.analysis.disturbance import DisturbanceParams
+
+    def tup(v):
+        return tuple(v) if isinstance(v, list) else v
+
+    change_names = {f.name for f in fields(ChangeParams)}
+    change = ChangeParams(**{k: tup(v) for k, v in d["change"].items() if k in change_names})
+    names = {f.name for f in fields(DisturbanceParams)} - {"change"}
+    return DisturbanceParams(change=change, **{k: tup(v) for k, v in d.items() if k in names})
+
+
+def check_params_roundtrip(params) -> bool:
+    return asdict(params) == asdict(params_from_dict(params.as_dict()))
+
+
+def geometry_of(doc_geom: dict) -> shapely.Geometry:
+    return shape(doc_geom)

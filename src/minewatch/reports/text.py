@@ -1,0 +1,117 @@
+"""Sentences of the report and the alert sheets, in plain words, through the translator."""
+
+from __future__ import annotations
+
+import math
+
+from minewatch.reports.i18n import Translator
+
+
+def _(message: str) -> str:  # marks vocabulary for extraction; translated at use
+    return message
+
+
+#: Words that come from data (licence states, receptor kinds) and are translated where shown.
+VOCABULARY = (
+    _("active"), _("expired"), _("suspended"), _("revoked"), _("not_yet_valid"), _("no_licence"),
+    _("village"), _("water_intake"), _("well"), _("spring"), _("history"), _("monitored"),
+)
+
+
+def word(t: Translator, value: str | None) -> str:
+    """A data word (status, kind) in the report language, underscores as spaces if untranslated."""
+    if value is None:
+        return "—"
+    out = t.gettext(value)
+    return out.replace("_", " ") if out == value else out
+
+
+def certainty(t: Translator, confidence: float | None) -> str:
+    """Qualitative certainty of a mean confidence."""
+    if confidence is None:
+        return "—"
+    if confidence >= 0.8:
+        return t("high")
+    if confidence >= 0.5:
+        return t("moderate")
+    return t("low")
+
+
+def latlon(t: Translator, lat: float, lon: float) -> str:
+    ns = t("N") if lat >= 0 else t("S")
+    ew = t("E") if lon >= 0 else t("W")
+    return f"{t.num(abs(lat), 5)}° {ns}, {t.num(abs(lon), 5)}° {ew}"
+
+
+def disturbance_centre(alerts: list[dict]) -> tuple[float, float] | None:
+    """Area-weighted centre (lat, lon) of all alert polygons (EPSG:4326)."""
+    from shapely.geometry import shape
+
+    tot = 0.0
+    x = y = 0.0
+    for a in alerts:
+        g = a.get("geometry_obj") or shape(a["geometry"])
+        c = g.centroid
+        w = float(a.get("area_ha") or 0.0) or 1e-9
+        x += c.x * w
+        y += c.y * w
+        tot += w
+    if not tot or math.isnan(x):
+        return None
+    return y / tot, x / tot
+
+
+def mean_confidence(alerts: list[dict]) -> float | None:
+    area = sum(a["area_ha"] for a in alerts)
+    if not alerts or not area:
+        return None
+    return sum(a["confidence"] * a["area_ha"] for a in alerts) / area
+
+
+def headline(summary: dict, t: Translator | None = None, alerts: list[dict] | None = None) -> list[str]:
+    """The executive summary: what changed, where, since when, how sure; one sentence per item."""
+    t = t or Translator("en")
+    d = summary["disturbance"]
+    p = summary["period"]
+    if not d["total_area_ha"]:
+        return [t("No new mining disturbance was detected between %(start)s and %(end)s.",
+                  start=p["start"], end=p["end"])]
+    alerts = alerts if alerts is not None else summary["alerts"]
+    out = [t("%(area)s ha of land turned into mining ground (pits, dumps, tailings or mine ponds) between %(start)s and %(end)s.",  # noqa: E501
+             area=t.num(d["total_area_ha"], 2), start=p["start"], end=p["end"])]
+    centre = disturbance_centre(alerts)
+    if centre:
+        out.append(t("Where: around %(where)s.", where=latlon(t, *centre)))
+    out.append(t("Since when: the earliest change was first seen on %(date)s.", date=d["first_date"]))
+    if d["outside_licence_area_ha"]:
+        out.append(t("%(area)s ha of it lay outside any licence valid at the time it began.",
+                     area=t.num(d["outside_licence_area_ha"], 2)))
+    else:
+        out.append(t("All of it lay inside licences valid at the time it began."))
+    conf = mean_confidence(summary["alerts"])
+    if conf is not None:
+        out.append(t("How sure: %(level)s (mean confidence %(conf)s on a 0 to 1 scale).",
+                     level=certainty(t, conf), conf=t.num(conf, 2)))
+    if summary["receptors_at_risk"]:
+        names = ", ".join(
+            f"{r['name']} ({word(t, r['kind'])}, {t.num(r['flow_distance_m'] / 1000, 1)} km)"
+            for r in summary["receptors_at_risk"])
+        out.append(t("Downstream along the flow path: %(names)s.", names=names))
+    return out
+
+
+def note(t: Translator, text: str) -> str:
+    """A warning note of the analysis in the report language (known notes; others as written)."""
+    import re
+
+    m = re.fullmatch(r"only (\d+) days of history before (\S+): seasonal model is weak", text)
+    if m:
+        return t("only %(n)s days of history before %(date)s: seasonal model is weak", n=m.group(1),
+                 date=m.group(2))
+    known = {
+        "the catalog has no green band: blue stands in for green in the water index (MNDWI), the snow test "
+        "and the true-colour pictures": t("the catalog has no green band: blue stands in for green in the water index (MNDWI), the snow test and the true-colour pictures"),  # noqa: E501
+        "receptors given without --dem: downstream tracing skipped":
+            t("receptors given without --dem: downstream tracing skipped"),
+    }
+    return known.get(text, text)
