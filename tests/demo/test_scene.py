@@ -383,6 +383,10 @@ def test_bad_arguments_and_non_empty_dirs(tmp_path):
         generate_scene(tmp_path / "x", start="2022-01-01", end="2021-01-01")
     with pytest.raises(InputError, match="cadence_days"):
         generate_scene(tmp_path / "x", cadence_days=0)
+    with pytest.raises(InputError, match="seed"):
+        generate_scene(tmp_path / "x", seed=-1)
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        generate_scene(tmp_path / "x", start="2021-13-01")
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")

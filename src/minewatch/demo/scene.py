@@ -69,7 +69,9 @@ def _scene_paths(root: Path, crs: str, n_items: int) -> DemoScene:
                      dem=root / "dem.tif", truth_dir=root / "truth", crs=crs, n_items=n_items)
 
 
-def _check_args(size_px: int, cadence_days: int, start: dt.date, end: dt.date) -> None:
+def _check_args(seed: int, size_px: int, cadence_days: int, start: dt.date, end: dt.date) -> None:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"seed={seed!r} is not usable for the demo scene", hint="use a whole number >= 0")
     if not isinstance(size_px, int) or size_px < 60 or size_px % 4:
         raise InputError(f"size_px={size_px!r} is not usable for the demo scene",
                          hint="use a multiple of 4 between 60 and 2000 (default 400)")
@@ -168,8 +170,12 @@ def generate_scene(out_dir: Path, seed: int = 7, start: str = "2019-01-01", end:
         Absolute paths of the catalog, licences, receptors, DEM and truth.
     """
     out_dir = Path(out_dir).absolute()
-    start_d, end_d = parse_date(start), parse_date(end)
-    _check_args(size_px, cadence_days, start_d, end_d)
+    try:
+        start_d, end_d = parse_date(start), parse_date(end)
+    except ValueError as exc:
+        raise InputError(f"demo period {start!r}..{end!r} is not a pair of dates ({exc})",
+                         hint="give dates as YYYY-MM-DD") from None
+    _check_args(seed, size_px, cadence_days, start_d, end_d)
     _prepare_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"

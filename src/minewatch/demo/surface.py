@@ -14,6 +14,7 @@ import numpy as np
 
 from minewatch.demo import layout as L
 from minewatch.demo.geo import days
+from minewatch.demo.noise import smooth_field
 from minewatch.demo.spectra import E, EM
 
 _END_ALL = days(dt.date(2024, 12, 31))
@@ -59,8 +60,11 @@ class SurfaceModel:
         self.onset = lay.onset
         rng = np.random.default_rng([lay.seed, 3])
         tex = rng.normal(0, 0.04, lay.onset.shape).astype(np.float32)
-        # pit benches: concentric bright faces and shaded risers
-        self.bench = np.clip(0.86 + 0.16 * np.sin(lay.pit_dist * 2 * np.pi / 3.5) + tex, 0.6, 1.15).astype(np.float32)
+        # pit benches: concentric bright faces and shaded risers, not perfectly regular
+        pert = smooth_field(rng, lay.onset.shape, (max(4.0 * lay.k, 0.6),))
+        self.bench = np.clip(0.86 + 0.16 * np.sin(lay.pit_dist * 2 * np.pi / 3.5 + 0.9 * pert) + tex,
+                             0.6, 1.15).astype(np.float32)
+        self.lake_dist = (lay.pit_dist * (1 + 0.12 * pert)).astype(np.float32)
         self.n_fields = int(lay.field_id.max()) + 1
         self.snow_damp = np.where(self.m_rip | self.m_vil, 0.65, 1.0).astype(np.float32)
         # elevation normalised 0..1 (snow lies longer higher up)
@@ -191,7 +195,7 @@ class SurfaceModel:
         if t >= days(L.PIT_WATER_FROM):
             prog = np.clip((t - days(L.PIT_WATER_FROM)) / (_END_ALL - days(L.PIT_WATER_FROM)), 0, 1)
             r_w = 3.0 + 6.0 * prog + 0.8 * float(_gauss(doy, 140, 40.0))
-            pit_water = pit & (lay.pit_dist < r_w) & (self.onset <= t - 120)
+            pit_water = pit & (self.lake_dist < r_w) & (self.onset <= t - 120)
             F[EM["rock"]][pit_water] = 0.0
             F[EM["dark_water"]][pit_water] = 1.0
             water = np.where(pit_water, 1.0, water)
