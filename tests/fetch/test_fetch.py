@@ -294,3 +294,24 @@ def test_load_dataset_with_odc_stac(server, archive, cache, tmp_path):
     valid = dn > 0
     expected = np.median(dn[valid] * 1e-4 - 0.1)
     assert np.nanmedian(red[-1]) == pytest.approx(expected, abs=0.005)
+
+
+def test_fetch_by_registry_site(server, archive, cache, tmp_path, capsys):
+    import shapely
+
+    from minewatch.registry.store import open_registry
+
+    reg_path = tmp_path / "registry.gpkg"
+    reg = open_registry(reg_path, create=True)
+    reg.import_records("sites", [{"site_id": "MINE-0", "name": "test mine",
+                                  "geometry": shapely.box(*archive.aoi)}])
+    out = tmp_path / "site"
+    rc = main(["fetch", "--site", "MINE-0", "--registry", str(reg_path), "--start", PERIOD[0],
+               "--end", PERIOD[1], "--stac-url", server.url, "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    report = json.loads((out / "fetch_report.json").read_text())
+    assert report["bbox"] == pytest.approx(list(archive.aoi))
+    assert report["n_items"] == len(archive.s2_ids)
+    # Both or neither of --bbox / --site: a clear error.
+    rc = main(["fetch", "--start", PERIOD[0], "--end", PERIOD[1], "--out", str(tmp_path / "z")])
+    assert rc == 2 and "exactly one of --bbox" in capsys.readouterr().err

@@ -269,3 +269,24 @@ def test_existing_output_is_not_overwritten(tmp_path, capsys):
     assert (out / "keep.txt").read_text() == "mine"
     assert main(["ingest", str(src), "--out", str(out), "--overwrite"]) == 0
     assert (out / "catalog.json").exists() and not (out / "keep.txt").exists()
+
+
+@pytest.mark.shared
+def test_aurora_scl_renderings_decoded_on_request(shared_data, tmp_path):
+    src = shared_data("aurora_india_mines", "mine_0")
+    out = tmp_path / "cat"
+    report = ingest_folder(src, out, decode_scl_rendering=True)
+    items = _load(out)
+    assert all("scl" in it.assets for it in items.values())
+    # Only the true-colour renderings are still skipped.
+    assert {Path(s.path).name for s in report.skipped} == {"TrueColor_viz.tif"}
+    it = items["2023-08-01"]  # a date SCL marks as cloud everywhere on the mine
+    scl = _read_asset(it, "scl")
+    valid = _read_asset(it, "datamask") > 0
+    assert set(np.unique(scl)) <= set(range(12))
+    assert np.isin(scl[valid], (8, 9, 10)).mean() > 0.9
+    assert it.assets["scl"].extra_fields["raster:bands"][0]["data_type"] == "uint8"
+    # Without the option the rendering is skipped, with a hint naming the option.
+    plain = ingest_folder(src, tmp_path / "plain")
+    scl_reasons = {s.reason for s in plain.skipped if s.path.endswith("SCL_rgbviz.tif")}
+    assert len(scl_reasons) == 1 and "--decode-scl-rendering" in scl_reasons.pop()

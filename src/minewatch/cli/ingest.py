@@ -64,6 +64,9 @@ def ingest(
         False, "--copy", help="Write every band into the catalog (needs nothing outside it)."),
     platform: Optional[str] = typer.Option(None, "--platform", help="e.g. sentinel-2a."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out."),
+    decode_scl_rendering: bool = typer.Option(
+        False, "--decode-scl-rendering",
+        help="Decode EO Browser SCL colour renderings (SCL_rgbviz.tif) into SCL classes."),
 ) -> None:
     """Turn a folder of per-date GeoTIFFs into a STAC catalog that `analyze` reads."""
     console = Console()
@@ -76,5 +79,6 @@ def ingest(
 
         report = ingest_folder(folder, out, scale=scale, band_order=band_order,
                                collection_id=collection, copy=copy, overwrite=overwrite,
-                               platform=platform, progress=_progress)
+                               platform=platform, decode_scl_rendering=decode_scl_rendering,
+                               progress=_progress)
     render_report(report, console)

@@ -39,6 +39,7 @@ from minewatch.imagery.sources import (
     RENDERING_WORDS,
     SCALES,
     ValueScale,
+    decode_scl_rendering,
     find_date,
     normalise_band_name,
     parse_scale,
@@ -68,6 +69,7 @@ class BandSource:
     mask_index: int | None = None  # 1-based index of a 0/1 data-mask band in the same file
     meta_scale: float = 1.0
     meta_offset: float = 0.0
+    decode: str | None = None  # "scl-rendering": RGB rendering decoded to SCL classes
 
 
 @dataclass
@@ -142,8 +144,36 @@ def _bands_from_names(names: list[str], landsat_tm: bool) -> list[str]:
     return found
 
 
+def _decode_scl_candidate(path: Path, rel: str, found: list, skipped: list[Skipped]) -> None:
+    """Accept an SCL colour rendering whose every pixel is a Sentinel Hub palette colour."""
+    date = find_date(rel)
+    if date is None:
+        skipped.append(Skipped(rel, "no date (YYYY-MM-DD, YYYYMMDD or YYYY) in its path"))
+        return
+    try:
+        src = rasterio.open(path)
+    except Exception as exc:  # noqa: BLE001
+        skipped.append(Skipped(rel, f"unreadable GeoTIFF: {str(exc).splitlines()[0]}"))
+        return
+    with src:
+        if src.count != 3:
+            skipped.append(Skipped(rel, f"SCL rendering with {src.count} bands (need RGB)"))
+            return
+        codes = decode_scl_rendering(src.read())
+        unknown = int((codes == 255).sum())
+        if unknown:
+            skipped.append(Skipped(
+                rel, f"colour rendering with {unknown} pixels outside the Sentinel Hub SCL "
+                "palette: cannot decode it into SCL classes"))
+            return
+        found.append((date[0], date[1], BandSource(
+            band="scl", path=path, index=1, count=src.count, dtype="uint8", crs=src.crs,
+            transform=src.transform, shape=(src.height, src.width), nodata=0,
+            decode="scl-rendering")))
+
+
 def scan_folder(
-    folder: Path, *, band_order: list[str] | None = None
+    folder: Path, *, band_order: list[str] | None = None, decode_scl: bool = False
 ) -> tuple[list[tuple[str, str, BandSource]], list[Skipped]]:
     """Recognise date and band of every GeoTIFF under ``folder``.
 
@@ -155,6 +185,9 @@ def scan_folder(
     band_order
         Common band names of the bands of multi-band files, in file order
         (``["swir16", "nir", "red", "green"]``).
+    decode_scl
+        Decode Sentinel Hub / EO Browser SCL colour renderings (``SCL_rgbviz.tif``)
+        back into SCL class codes when every pixel is a palette colour.
 
     Returns
     -------
@@ -175,8 +208,13 @@ def scan_folder(
             continue
         word = _rendering_word(rel)
         if word is not None:
+            is_scl = any(normalise_band_name(t) == "scl" for t in _tokens(Path(rel).stem))
+            if decode_scl and is_scl:
+                _decode_scl_candidate(path, rel, found, skipped)
+                continue
+            hint = " (pass --decode-scl-rendering to decode it into SCL classes)" if is_scl else ""
             skipped.append(Skipped(
-                rel, f"colour rendering (name contains '{word}'), not measured values"))
+                rel, f"colour rendering (name contains '{word}'), not measured values{hint}"))
             continue
         date = find_date(rel)
         if date is None:
@@ -388,6 +426,7 @@ def ingest_folder(
     copy: bool = False,
     overwrite: bool = False,
     platform: str | None = None,
+    decode_scl_rendering: bool = False,
     progress: ProgressFn | None = None,
 ) -> IngestReport:
     """Ingest a folder of per-date GeoTIFFs into a static STAC catalog.
@@ -413,6 +452,9 @@ def ingest_folder(
         Replace an existing non-empty ``out``.
     platform
         ``platform`` property of every item; guessed from file names when ``None``.
+    decode_scl_rendering
+        Turn EO Browser SCL colour renderings into ``scl`` assets (class codes) when
+        every pixel matches the Sentinel Hub palette; otherwise they are skipped.
     progress
         Called as ``progress(item_id, done, total)`` after each item.
 
@@ -452,7 +494,7 @@ def ingest_folder(
         if len(set(order)) != len(order):
             raise InputError(f"--band-order names a band twice: {','.join(order)}")
 
-    found, skipped = scan_folder(folder, band_order=order)
+    found, skipped = scan_folder(folder, band_order=order, decode_scl=decode_scl_rendering)
     if not found:
         if not any(folder.rglob("*")):
             raise CatalogError(f"source folder {folder} is empty")
@@ -584,7 +626,7 @@ def _build_item(
                        if b in COMMON_BANDS + ("scl", "qa_pixel", "datamask") else 99):
         bs = bands[band]
         with rasterio.open(bs.path) as src:
-            data = src.read(bs.index)
+            data = decode_scl_rendering(src.read()) if bs.decode else src.read(bs.index)
             mask = src.read(bs.mask_index) if bs.mask_index is not None else None
         if band == "datamask":
             masks.append((bs, (data > 0).astype("uint8")))
@@ -604,7 +646,8 @@ def _build_item(
                 frac = float((data[valid] == top).mean())
                 if frac >= 0.05:
                     saturated.append(f"{band} {frac:.0%}")
-        in_place = (not copy) and bs.index == 1 and (bs.count == 1 or bs.mask_index == 2)
+        in_place = (not copy and bs.decode is None and bs.index == 1
+                    and (bs.count == 1 or bs.mask_index == 2))
         if in_place:
             href = _rel(bs.path, item_dir_final)
         else:
@@ -624,7 +667,9 @@ def _build_item(
             "raster:bands": [rb],
             "minewatch:source_file": bs.path.relative_to(folder).as_posix(),
         }
-        if bs.count > 1:
+        if bs.decode:
+            extra_fields["minewatch:decoded_from"] = "Sentinel Hub SCL colour rendering"
+        elif bs.count > 1:
             extra_fields["minewatch:source_band"] = bs.index
         if in_place:
             extra_fields["minewatch:band_index"] = bs.index  # read by imagery.catalog

@@ -129,27 +129,5 @@ def cloud_mask(prob: np.ndarray, threshold: float = 0.4) -> np.ndarray:
     return np.nan_to_num(prob, nan=0.0) > threshold
 
 
-# -- Sentinel Hub SCL colour rendering ---------------------------------------------------
-
-#: The Sentinel Hub / EO Browser SCL visualisation palette (8-bit RGB -> SCL class).
-SCL_PALETTE: dict[tuple[int, int, int], int] = {
-    (0, 0, 0): 0, (255, 0, 0): 1, (47, 47, 47): 2, (100, 50, 0): 3, (0, 160, 0): 4,
-    (255, 230, 90): 5, (0, 0, 255): 6, (128, 128, 128): 7, (192, 192, 192): 8,
-    (255, 255, 255): 9, (100, 200, 255): 10, (255, 150, 255): 11,
-}
-
-
-def decode_scl_rendering(rgb: np.ndarray) -> np.ndarray:
-    """Invert an EO Browser SCL colour rendering (3 x H x W, 8- or 16-bit) to class codes.
-
-    Returns uint8 SCL codes; 255 where a colour is not in :data:`SCL_PALETTE`.
-    """
-    a = np.asarray(rgb)
-    if a.ndim != 3 or a.shape[0] != 3:
-        raise InputError(f"an SCL rendering has 3 bands, got shape {a.shape}")
-    if a.dtype == np.uint16 or a.max() > 255:
-        a = (a.astype(np.uint32) // 257).astype(np.uint8)
-    out = np.full(a.shape[1:], 255, np.uint8)
-    for (r, g, b), code in SCL_PALETTE.items():
-        out[(a[0] == r) & (a[1] == g) & (a[2] == b)] = code
-    return out
+# The SCL rendering decoder lives with the band vocabulary; re-exported here.
+from minewatch.imagery.sources import SCL_PALETTE, decode_scl_rendering  # noqa: E402,F401

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 #: Earth Search v1 asset keys, in spectral order, plus the mask assets.
 COMMON_BANDS: tuple[str, ...] = (
     "coastal", "blue", "green", "red", "rededge1", "rededge2", "rededge3",
@@ -173,3 +175,31 @@ def find_date(text: str) -> tuple[str, str, tuple[int, int]] | None:
                 continue
             return day.isoformat(), kind, m.span()
     return None
+
+
+# -- Sentinel Hub SCL colour rendering ---------------------------------------------------
+
+#: The Sentinel Hub / EO Browser SCL visualisation palette (8-bit RGB -> SCL class).
+SCL_PALETTE: dict[tuple[int, int, int], int] = {
+    (0, 0, 0): 0, (255, 0, 0): 1, (47, 47, 47): 2, (100, 50, 0): 3, (0, 160, 0): 4,
+    (255, 230, 90): 5, (0, 0, 255): 6, (128, 128, 128): 7, (192, 192, 192): 8,
+    (255, 255, 255): 9, (100, 200, 255): 10, (255, 150, 255): 11,
+}
+
+
+def decode_scl_rendering(rgb: np.ndarray) -> np.ndarray:
+    """Invert an EO Browser SCL colour rendering (3 x H x W, 8- or 16-bit) to class codes.
+
+    Returns uint8 SCL codes; 255 where a colour is not in :data:`SCL_PALETTE`.
+    """
+    from minewatch.errors import InputError
+
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[0] != 3:
+        raise InputError(f"an SCL rendering has 3 bands, got shape {a.shape}")
+    if a.dtype == np.uint16 or a.max() > 255:
+        a = (a.astype(np.uint32) // 257).astype(np.uint8)
+    out = np.full(a.shape[1:], 255, np.uint8)
+    for (r, g, b), code in SCL_PALETTE.items():
+        out[(a[0] == r) & (a[1] == g) & (a[2] == b)] = code
+    return out
