@@ -6,10 +6,13 @@ minewatch therefore combines, per pixel and date:
 
 * **Snow** by the Fmask spectral test (Zhu & Woodcock 2012): NDSI above a
   threshold with NIR and green bright enough that water is not mistaken for snow.
+* **Bright-white test**: green above 0.3 with NDSI above 0.1 (visible brighter
+  than SWIR1) is cloud or partly snow-covered ground; removed.
 * **A temporal test** in the spirit of Tmask / MAJA (Zhu & Woodcock 2014;
   Hagolle et al. 2010): an observation is cloud if its blue reflectance is well
-  above *both* its neighbours in time (the median of up to 3 valid dates before
-  and 3 after), and shadow if its NIR and SWIR fall well below both. A real
+  above the darkest of up to 3 valid dates before *and* of up to 3 after (clouds
+  come in runs of dates), and shadow if its NIR and SWIR fall well below the
+  brightest neighbours on both sides. A real
   change of the land (a new dump, a pond filling) is a *step*, not a spike, so
   it is kept; a cloud is a spike and is removed.
 * **The scene classification as a hint**: an SCL/QA cloud flag is accepted when
@@ -40,6 +43,7 @@ CLOUD_SPIKE = 0.04
 SHADOW_SPIKE = 0.04
 HINT_MARGIN = 0.01
 NDSI_SNOW = 0.3
+WHITE_GREEN = 0.3
 
 
 def hints_from_scl(scl: np.ndarray) -> np.ndarray:
@@ -65,18 +69,30 @@ def hints_from_qa_pixel(qa: np.ndarray) -> np.ndarray:
     return hint
 
 
-@njit(cache=True)
-def _median_of(values: np.ndarray, idx: np.ndarray, lo: int, hi: int) -> float:
+@njit(cache=True, inline="always")
+def _med3(v: np.ndarray, lo: int, hi: int) -> float:
+    """Median of v[lo:hi] for 0 <= hi - lo <= 3 (NaN when empty), without allocating."""
     n = hi - lo
     if n <= 0:
         return np.nan
-    buf = np.empty(n, np.float32)
-    for k in range(n):
-        buf[k] = values[idx[lo + k]]
-    buf.sort()
-    if n % 2 == 1:
-        return buf[n // 2]
-    return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+    if n == 1:
+        return v[lo]
+    if n == 2:
+        return 0.5 * (v[lo] + v[lo + 1])
+    a, b, c = v[lo], v[lo + 1], v[lo + 2]
+    return a + b + c - max(a, max(b, c)) - min(a, min(b, c))
+
+
+@njit(cache=True, inline="always")
+def _min_max(v: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
+    if hi <= lo:
+        return np.nan, np.nan
+    mn = v[lo]
+    mx = v[lo]
+    for i in range(lo + 1, hi):
+        mn = min(mn, v[i])
+        mx = max(mx, v[i])
+    return mn, mx
 
 
 @njit(parallel=True, cache=True)
@@ -84,6 +100,9 @@ def _screen(blue, green, nir, swir, hint, out):  # pragma: no cover - compiled
     t_len, n = blue.shape
     for p in prange(n):
         idx = np.empty(t_len, np.int64)
+        vb = np.empty(t_len, np.float32)
+        vn = np.empty(t_len, np.float32)
+        vs = np.empty(t_len, np.float32)
         m = 0
         for t in range(t_len):
             b = blue[t, p]
@@ -99,38 +118,51 @@ def _screen(blue, green, nir, swir, hint, out):  # pragma: no cover - compiled
             ):
                 out[t, p] = SNOW
                 continue
+            if ndsi > 0.1 and g > WHITE_GREEN:
+                out[t, p] = CLOUD  # bright and white with a SWIR dip: cloud or mixed snow
+                continue
             out[t, p] = CLEAR
             idx[m] = t
+            vb[m] = b
+            vn[m] = r
+            vs[m] = s
             m += 1
         for k in range(m):
             t = idx[k]
             lo_prev = max(0, k - 3)
             hi_next = min(m, k + 4)
-            pb = _median_of(blue[:, p], idx, lo_prev, k)
-            nb = _median_of(blue[:, p], idx, k + 1, hi_next)
-            pn = _median_of(nir[:, p], idx, lo_prev, k)
-            nn = _median_of(nir[:, p], idx, k + 1, hi_next)
-            ps = _median_of(swir[:, p], idx, lo_prev, k)
-            ns = _median_of(swir[:, p], idx, k + 1, hi_next)
-            b = blue[t, p]
-            r = nir[t, p]
-            s = swir[t, p]
+            pb = _med3(vb, lo_prev, k)
+            nb = _med3(vb, k + 1, hi_next)
+            pn = _med3(vn, lo_prev, k)
+            nn = _med3(vn, k + 1, hi_next)
+            pb_min, _ = _min_max(vb, lo_prev, k)
+            nb_min, _ = _min_max(vb, k + 1, hi_next)
+            _, pn_max = _min_max(vn, lo_prev, k)
+            _, nn_max = _min_max(vn, k + 1, hi_next)
+            _, ps_max = _min_max(vs, lo_prev, k)
+            _, ns_max = _min_max(vs, k + 1, hi_next)
+            b = vb[k]
+            r = vn[k]
+            s = vs[k]
+            h = hint[t, p]
             if np.isnan(pb) and np.isnan(nb):
                 # A lone observation: nothing to compare with, trust the hint.
-                if hint[t, p] == CLOUD or hint[t, p] == SHADOW:
-                    out[t, p] = hint[t, p]
+                if h == CLOUD or h == SHADOW:
+                    out[t, p] = h
                 continue
             if np.isnan(pb):
-                pb, pn, ps = nb, nn, ns
+                pb, pn, pb_min, pn_max, ps_max = nb, nn, nb_min, nn_max, ns_max
             if np.isnan(nb):
-                nb, nn, ns = pb, pn, ps
-            if b > max(pb, nb) + CLOUD_SPIKE:
+                nb, nn, nb_min, nn_max, ns_max = pb, pn, pb_min, pn_max, ps_max
+            # Brighter than the darkest neighbour on each side (clouds come in runs of dates).
+            if b > max(pb_min, nb_min) + CLOUD_SPIKE:
                 out[t, p] = CLOUD
-            elif r < min(pn, nn) - SHADOW_SPIKE and s < min(ps, ns) - 0.5 * SHADOW_SPIKE:
+            # Darker than the brightest neighbour on each side in NIR and SWIR.
+            elif r < min(pn_max, nn_max) - SHADOW_SPIKE and s < min(ps_max, ns_max) - 0.5 * SHADOW_SPIKE:
                 out[t, p] = SHADOW
-            elif hint[t, p] == CLOUD and b > min(pb, nb) + HINT_MARGIN:
+            elif h == CLOUD and b > min(pb, nb) + HINT_MARGIN:
                 out[t, p] = CLOUD
-            elif hint[t, p] == SHADOW and r < max(pn, nn) - HINT_MARGIN:
+            elif h == SHADOW and r < max(pn, nn) - HINT_MARGIN:
                 out[t, p] = SHADOW
 
 
