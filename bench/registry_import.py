@@ -164,7 +164,8 @@ def main(argv=None) -> int:
     for n in sorted({r["n"] for r in results}):
         if ("gpkg", n) in by and ("postgis", n) in by:
             g, p = by[("gpkg", n)], by[("postgis", n)]
-            print(f"n={n}: PostGIS/GeoPackage import speed x{p['polys_per_s'] / g['polys_per_s']:.2f}"
+            speed = p["polys_per_s"] / g["polys_per_s"]
+            print(f"n={n}: PostGIS/GeoPackage import speed x{speed:.2f}"
                   f", query time x{p['query_ms_median'] / g['query_ms_median']:.2f}")
     return 0
 

@@ -40,7 +40,11 @@ def test_cli_init_import_list_show_history_export(new_url, tmp_path, capsys, mon
     assert "3 new" in out
     assert json.loads(report.read_text())["inserted"] == 3
     out = _run(capsys, "registry", "list", "-r", url, "--json")
+    assert [(r["licence_id"], r["version"]) for r in json.loads(out)] == [("C-1", 2), ("C-2", 1)]
+    out = _run(capsys, "registry", "list", "-r", url, "--json", "--all-versions")
     assert len(json.loads(out)) == 3
+    out = _run(capsys, "registry", "list", "-r", url)
+    assert "2 licences" in out and "C-1" in out
     out = _run(capsys, "registry", "list", "-r", url, "--point", "-70.22,-13.12",
                "--at", "2023-01-01", "--json")
     assert [(r["licence_id"], r["holder"]) for r in json.loads(out)] == [("C-1", "Dos")]

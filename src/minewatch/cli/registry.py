@@ -203,6 +203,8 @@ def list_(
                               "(with --at; default today)."),
     bbox: str = typer.Option(None, "--bbox", help="minlon,minlat,maxlon,maxlat"),
     queue: bool = typer.Option(False, "--queue", help="Alerts: the triage queue only."),
+    all_versions: bool = typer.Option(False, "--all-versions", help="Licences: every version, "
+                                      "not only the current one."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (with geometries)."),
     limit: int = typer.Option(50, "--limit", help="Rows to print in the table (0: all)."),
 ) -> None:
@@ -225,7 +227,7 @@ def list_(
             rows = reg.triage_queue()
         else:
             rows = reg.rows(kind, bbox=box if spec.geometry else None)
-            if spec.name == "licence_versions" and not as_json:
+            if spec.name == "licence_versions" and not all_versions:
                 rows = [r for r in rows if r["effective_to"] is None]  # current versions
     finally:
         reg.close()

@@ -24,9 +24,12 @@ def create_spec_tables(conn: sa.Connection, spec: tuple[TableSpec, ...]) -> None
     md = build_metadata(spec)
     if conn.dialect.name == "sqlite":
         _exec_sqlite(conn, gpkg.core_statements())
+    else:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
     md.create_all(conn)
     for t in spec:
         if conn.dialect.name == "sqlite":
             _exec_sqlite(conn, gpkg.register_table_statements(t.name, t.description, t.geometry))
         elif t.geometry:
-            conn.execute(sa.text(f'CREATE INDEX "ix_{t.name}_geom" ON "{t.name}" USING GIST (geom)'))
+            conn.execute(sa.text(
+                f'CREATE INDEX "ix_{t.name}_geom" ON "{t.name}" USING GIST (geom)'))

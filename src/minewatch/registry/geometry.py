@@ -60,7 +60,7 @@ def normalise(geom: shapely.Geometry, target: str) -> tuple[shapely.Geometry | N
 
 
 def polygonal_part(geom: shapely.Geometry) -> shapely.MultiPolygon | None:
-    """The polygons of a (possibly mixed) geometry as one MultiPolygon, or None if there are none."""
+    """The polygons of a (possibly mixed) geometry as one MultiPolygon (None if none)."""
     parts = shapely.get_parts(geom)
     polys = []
     for p in parts:

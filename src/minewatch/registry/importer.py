@@ -144,7 +144,8 @@ class _Formatter(dict):
 
 def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
             defaults: dict | None = None, *, source_label: str | None = None,
-            progress: Callable[[str, int, int], None] | None = None) -> tuple[list[dict], ImportReport]:
+            progress: Callable[[str, int, int], None] | None = None,
+            ) -> tuple[list[dict], ImportReport]:
     """Validate and convert ``src`` into rows for ``spec``'s table (geometry in ``geom``, 4326)."""
     label = source_label or src.name
     report = ImportReport(source=label, kind=spec.name, features=len(src.rows))

@@ -110,7 +110,8 @@ SPEC_V1: tuple[TableSpec, ...] = (
             EXTRA,
         ),
         geometry="MULTIPOLYGON", geometry_required=True,
-        description="Mining licences and concessions, one row per dated version (never overwritten)",
+        description="Mining licences and concessions, one row per dated version "
+        "(never overwritten)",
         extra_indexes=(("effective_from",), ("deposit_id",)),
     ),
     TableSpec(
@@ -323,7 +324,7 @@ def _column_type(f: Field):
     return {
         "text": sa.Text(),
         "int": sa.Integer(),
-        "float": sa.Float(),
+        "float": sa.Double(),  # GeoPackage DOUBLE (its FLOAT is 4 bytes)
         "date": sa.Date(),
         "datetime": UTCDateTime(),
         "json": sa.Text(),

@@ -484,12 +484,12 @@ class Registry:
                     a, b = lics[i], lics[j]
                     if not _periods_overlap(a, b):
                         continue
-                    inter = a["geometry"].intersection(b["geometry"]).area
-                    if inter > 0:
+                    inter = a["geometry"].intersection(b["geometry"])
+                    if inter.area > 0:
                         report.add(
                             "warning",
                             f"active extraction licences {a['licence_id']} and {b['licence_id']}"
-                            f" overlap on deposit {dep} ({_area_ha(a['geometry'].intersection(b['geometry'])):.2f} ha)",
+                            f" overlap on deposit {dep} ({_area_ha(inter):.2f} ha)",
                             feature_id=f"licence_id={a['licence_id']}", field="geometry",
                             code="overlap",
                         )
