@@ -163,7 +163,7 @@ def source_messages() -> set:
             if entry.name.endswith(".j2"):
                 texts.append(entry.read_text(encoding="utf-8"))
     for mod in ("reports/html.py", "reports/figures.py", "reports/text.py", "evidence/alerts.py",
-                "evidence/sheets.py"):
+                "evidence/sheets.py", "evidence/writer.py"):
         ref = root.joinpath(mod)
         if ref.is_file():
             texts.append(ref.read_text(encoding="utf-8"))

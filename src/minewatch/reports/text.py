@@ -15,6 +15,7 @@ def _(message: str) -> str:  # marks vocabulary for extraction; translated at us
 VOCABULARY = (
     _("active"), _("expired"), _("suspended"), _("revoked"), _("not_yet_valid"), _("no_licence"),
     _("village"), _("water_intake"), _("well"), _("spring"), _("history"), _("monitored"),
+    _("before"), _("after"), _("catalog"), _("licences"), _("receptors"), _("dem"),
 )
 
 
