@@ -64,12 +64,13 @@ def test_cli_init_import_list_show_history_export(new_url, tmp_path, capsys, mon
 
 def test_cli_triage(registry, capsys):
     run = registry.record_run({"outcome": "ok"})
-    registry.record_alerts(run, [{"alert_id": "A-1", "onset_date": "2023-01-01",
-                                  "area_ha": 1.0, "geometry": shapely.box(0, 0, 0.01, 0.01)}])
+    aid = registry.record_alerts(run, [{"alert_id": "A-1", "onset_date": "2023-01-01",
+                                        "area_ha": 1.0,
+                                        "geometry": shapely.box(0, 0, 0.01, 0.01)}])["A-1"]
     url = registry.url if registry.kind == "geopackage" else registry.backend.url
-    _run(capsys, "registry", "triage", "A-1", "--state", "confirmed", "--by", "me",
+    _run(capsys, "registry", "triage", aid, "--state", "confirmed", "--by", "me",
          "--reason", "seen on site", "-r", url)
-    out = json.loads(_run(capsys, "registry", "show", "alerts", "A-1", "-r", url))
+    out = json.loads(_run(capsys, "registry", "show", "alerts", aid, "-r", url))
     assert out["triage_state"] == "confirmed"
     assert [h["state"] for h in out["triage_history"]] == ["new", "confirmed"]
     out = json.loads(_run(capsys, "registry", "list", "-r", url, "-k", "alerts", "--queue",

@@ -82,7 +82,9 @@ def _alerts():
 def test_runs_alerts_and_triage(filled):
     run_id = filled.record_run({"site_id": "S-1", "inputs": {"catalog": "x/catalog.json"},
                                 "parameters": {"min_area_ha": 0.5}, "outcome": "running"})
-    filled.record_alerts(run_id, _alerts())
+    ids = filled.record_alerts(run_id, _alerts())
+    assert ids == {"AL-1": f"{run_id[:8]}-AL-1", "AL-2": f"{run_id[:8]}-AL-2"}
+    assert filled.record_alerts(run_id, _alerts()) == ids  # recording a run twice: idempotent
     filled.record_run({"run_id": run_id, "outcome": "ok",
                        "finished_at": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)})
     run = filled.run(run_id)
@@ -90,32 +92,42 @@ def test_runs_alerts_and_triage(filled):
     assert run["finished_at"] == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     assert run["started_at"] <= dt.datetime.now(dt.timezone.utc)
 
-    q = filled.triage_queue()
-    assert [a["alert_id"] for a in q] == ["AL-2", "AL-1"]  # oldest onset first
-    a1 = filled.get("alerts", "AL-1")
+    a1_id, a2_id = ids["AL-1"], ids["AL-2"]
+    assert [a["alert_id"] for a in filled.triage_queue()] == [a2_id, a1_id]  # oldest onset first
+    a1 = filled.get("alerts", a1_id)
     assert a1["triage_state"] == "new" and a1["run_id"] == run_id and a1["site_id"] == "S-1"
-    assert a1["geometry"].geom_type == "MultiPolygon" and '"mean_ndvi_drop": 0.31' in a1["extra"]
+    assert a1["geometry"].geom_type == "MultiPolygon"
+    assert '"mean_ndvi_drop": 0.31' in a1["extra"] and '"run_alert_id": "AL-1"' in a1["extra"]
 
-    filled.set_triage("AL-1", "escalated", by="inspector Rojas", reason="near the village")
-    filled.set_triage("AL-2", "dismissed", by="analyst Li", reason="licensed pit")
-    assert [a["alert_id"] for a in filled.triage_queue()] == ["AL-1"]
-    hist = filled.triage_history("AL-1")
+    filled.set_triage(a1_id, "escalated", by="inspector Rojas", reason="near the village")
+    filled.set_triage(a2_id, "dismissed", by="analyst Li", reason="licensed pit")
+    assert [a["alert_id"] for a in filled.triage_queue()] == [a1_id]
+    hist = filled.triage_history(a1_id)
     assert [(h["state"], h["changed_by"], h["reason"]) for h in hist] == [
         ("new", f"run {run_id}", "detected"), ("escalated", "inspector Rojas",
                                                "near the village")]
     with pytest.raises(InputError, match="who"):
-        filled.set_triage("AL-1", "confirmed", by="", reason="x")
+        filled.set_triage(a1_id, "confirmed", by="", reason="x")
     with pytest.raises(InputError, match="not one of"):
-        filled.set_triage("AL-1", "maybe", by="a", reason="b")
+        filled.set_triage(a1_id, "maybe", by="a", reason="b")
 
-    # A later run re-detecting AL-1 updates it and keeps its triage.
+    # A later run re-detects AL-1 (same onset, same place, grown a little) under its own
+    # per-run id, and finds a new disturbance that reuses the id "AL-2".
     run2 = filled.record_run({"site_id": "S-1"})
-    filled.record_alerts(run2, [dict(_alerts()[0], area_ha=6.0)])
-    a1 = filled.get("alerts", "AL-1")
+    grown = shapely.Polygon([(-70.2, -13.2), (-70.189, -13.2), (-70.189, -13.19),
+                             (-70.2, -13.2)])
+    new_a2 = {"alert_id": "AL-2", "onset_date": "2023-09-01", "area_ha": 2.0,
+              "geometry": shapely.box(-70.1, -13.1, -70.09, -13.09)}
+    ids2 = filled.record_alerts(run2, [dict(_alerts()[0], alert_id="AL-7", area_ha=6.0,
+                                            geometry=grown), new_a2])
+    assert ids2 == {"AL-7": a1_id, "AL-2": f"{run2[:8]}-AL-2"}
+    a1 = filled.get("alerts", a1_id)
     assert (a1["area_ha"], a1["run_id"], a1["triage_state"]) == (6.0, run2, "escalated")
+    assert filled.get("alerts", a2_id)["triage_state"] == "dismissed"  # untouched
+    assert filled.count("alerts") == 3
 
     box = (-70.25, -13.25, -70.15, -13.15)
-    assert [a["alert_id"] for a in filled.alerts_in_bbox(box)] == ["AL-1"]
+    assert [a["alert_id"] for a in filled.alerts_in_bbox(box)] == [a1_id]
     assert filled.alerts_in_bbox(box, states=["new"]) == []
     assert [s["site_id"] for s in filled.sites_in_bbox(box)] == ["S-1"]
     assert filled.sites_in_bbox((0, 0, 1, 1)) == []
@@ -125,14 +137,14 @@ def test_runs_alerts_and_triage(filled):
 
 def test_inspection_with_photos(filled, tmp_path):
     run_id = filled.record_run({"site_id": "S-1"})
-    filled.record_alerts(run_id, _alerts())
+    al1 = filled.record_alerts(run_id, _alerts())["AL-1"]
     photo = tmp_path / "IMG_0001.JPG"
     photo.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 40)
     filled._files_dir = tmp_path / "files"  # PostGIS needs a folder; the GeoPackage has one
     rec = filled.add_inspection("INS-1", "2023-04-01", team="Rojas, Li", findings="fresh pit",
                                 site_id="S-1", geometry=shapely.Point(-70.2, -13.2),
-                                alert_ids=["AL-1"], photos=[photo])
-    assert rec["alert_ids"] == ["AL-1"] and rec["date"] == dt.date(2023, 4, 1)
+                                alert_ids=[al1], photos=[photo])
+    assert rec["alert_ids"] == [al1] and rec["date"] == dt.date(2023, 4, 1)
     (ph,) = rec["photos"]
     assert ph["sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
     stored = filled.files_dir / ph["stored_path"]

@@ -717,13 +717,20 @@ class Registry:
     def run(self, run_id: str) -> dict:
         return self.get("monitoring_runs", run_id)
 
-    def record_alerts(self, run_id: str, alerts: Sequence[dict]) -> None:
-        """Record a run's alerts (triage state ``new``); an alert id seen before is updated
-        (geometry, dates, run) and keeps its triage state and history.
+    def record_alerts(self, run_id: str, alerts: Sequence[dict]) -> dict[str, str]:
+        """Record a run's alerts; returns ``{alert_id given: alert_id stored}``.
 
         Alert dicts: ``alert_id, onset_date, area_ha, licence_id (or None),
         licence_status_at_onset, geometry`` (GeoJSON dict or shapely, EPSG:4326), optional
-        ``site_id``; other keys go to ``extra``.
+        ``site_id`` (default: the run's); other keys go to ``extra``.
+
+        Analysis alert ids are only unique within a run, so the registry matches alerts to
+        the ones it already holds: an alert of the same site with the same onset date whose
+        area overlaps a stored one by at least half (intersection over union >= 0.5) *is*
+        that alert (re-detected): its geometry, figures and run are updated and its triage
+        state and history are kept. Any other alert is stored as new (triage state ``new``)
+        under the id ``<first 8 characters of run_id>-<alert_id>``. Recording the same run
+        twice is idempotent.
         """
         from minewatch.registry.geometry import normalise, repair
         from minewatch.registry.importer import coerce
@@ -738,6 +745,7 @@ class Registry:
         if run is None:
             raise InputError(f"no monitoring run {run_id!r} in {self.url}",
                              hint="record the run first with record_run()")
+        prefix = f"{run_id[:8]}-"
         for i, a in enumerate(alerts):
             a = dict(a)
             g = _as_geom(a.pop("geometry", None))
@@ -761,26 +769,58 @@ class Registry:
                                      f"'{f.name}': {exc}") from None
             if not row.get("alert_id"):
                 raise InputError(f"alert {i + 1}: alert_id is missing")
-            if a:
-                row["extra"] = json.dumps(a, sort_keys=True, default=str)
+            given = row["alert_id"]
+            a["run_alert_id"] = given
+            row["extra"] = json.dumps(a, sort_keys=True, default=str)
+            row["_given"] = given
+            if not given.startswith(prefix):
+                row["alert_id"] = prefix + given
             rows.append(row)
+        ids: dict[str, str] = {}
         with self.write() as conn:
             have = {r["alert_id"]: r["fid"] for r in self._fetch_by(
                 conn, t, "alert_id", [r["alert_id"] for r in rows])}
-            new = [r for r in rows if r["alert_id"] not in have]
-            for r in new:
+            new, updates = [], []
+            for r in rows:
+                fid = have.get(r["alert_id"])
+                if fid is None and r["geom"] is not None:
+                    fid, stored_id = self._match_alert(conn, r)
+                    if fid is not None:
+                        r["alert_id"] = stored_id
+                (new if fid is None else updates).append((r, fid))
+                ids[r.pop("_given")] = r["alert_id"]
+            new_rows = [r for r, _ in new]
+            for r in new_rows:
                 r.update(triage_state="new", triage_by=f"run {run_id}", triage_at=now,
                          triage_reason="detected")
-            self._insert_many(conn, t, new)
-            if new:
+            self._insert_many(conn, t, new_rows)
+            if new_rows:
                 conn.execute(tt.insert(), [
                     {"alert_id": r["alert_id"], "state": "new", "changed_by": f"run {run_id}",
-                     "changed_at": now, "reason": "detected"} for r in new])
-            for r in rows:
-                if r["alert_id"] in have:
-                    vals = {k: v for k, v in r.items() if k != "alert_id"}
-                    vals["geom"] = self._encode_geoms([vals.get("geom")])[0]
-                    conn.execute(t.update().where(t.c.fid == have[r["alert_id"]]).values(**vals))
+                     "changed_at": now, "reason": "detected"} for r in new_rows])
+            for r, fid in updates:
+                vals = {k: v for k, v in r.items() if k != "alert_id"}
+                vals["geom"] = self._encode_geoms([vals.get("geom")])[0]
+                conn.execute(t.update().where(t.c.fid == fid).values(**vals))
+        return ids
+
+    def _match_alert(self, conn, r: dict) -> tuple[int | None, str | None]:
+        """A stored alert that ``r`` re-detects (same site and onset, IoU >= 0.5)."""
+        t = TABLES["alerts"]
+        g = r["geom"]
+        where = [t.c.onset_date == r.get("onset_date")]
+        where.append(t.c.site_id == r["site_id"] if r.get("site_id") else t.c.site_id.is_(None))
+        stmt = sa.select(t.c.fid, t.c.alert_id, t.c.geom).where(*where).where(
+            self.backend.bbox_clause(t, tuple(g.bounds)))
+        best, best_iou = (None, None), 0.0
+        for fid, aid, other in conn.execute(stmt):
+            if other is None or not other.intersects(g):
+                continue
+            union = other.union(g).area
+            iou = other.intersection(g).area / union if union > 0 else 0.0
+            if iou >= 0.5 and iou > best_iou:
+                best, best_iou = (fid, aid), iou
+        return best
 
     def set_triage(self, alert_id: str, state: str, *, by: str, reason: str,
                    at: dt.datetime | None = None) -> None:
