@@ -195,12 +195,13 @@ def simulate_scl(rng: np.random.Generator, R20: np.ndarray, st20: dict[str, np.n
     # cloud shadow: detected only in part
     sh = st20["shadow"] > 0.35
     p_sh = float(rng.uniform(0.35, 0.9))
-    det_sh = sh & patchy(p_sh)
+    det_sh = sh & patchy(p_sh) if sh.any() else sh
     scl[det_sh] = SCL_SHADOW
     rates["shadow_detected"] = float(det_sh.sum() / sh.sum()) if sh.any() else float("nan")
     # thin cloud: flagged as cirrus only in part
     hz = st20["haze"] > 0.04
-    det_hz = hz & patchy(float(rng.uniform(0.25, 0.8)))
+    p_hz = float(rng.uniform(0.25, 0.8))
+    det_hz = hz & patchy(p_hz) if hz.any() else hz
     scl[det_hz] = SCL_CIRRUS
     # thick cloud: threshold on opacity misses the soft edges
     op = st20["opacity"]
