@@ -315,3 +315,23 @@ def test_fetch_by_registry_site(server, archive, cache, tmp_path, capsys):
     # Both or neither of --bbox / --site: a clear error.
     rc = main(["fetch", "--start", PERIOD[0], "--end", PERIOD[1], "--out", str(tmp_path / "z")])
     assert rc == 2 and "exactly one of --bbox" in capsys.readouterr().err
+
+
+def test_lazy_odc_stac_dataset_reads_only_aoi_ranges(server, archive, cache, tmp_path):
+    from minewatch.imagery.fetch import lazy_dataset
+
+    ds = lazy_dataset(archive.aoi, *PERIOD, stac_url=server.url, bands=["red", "nir"],
+                      cache=cache, policy=FAST, chunks=1024)
+    assert ds["red"].chunks is not None
+    assert server.log.file_bytes() == 0  # lazy: nothing read before compute
+    red = ds["red"].compute()
+    gets = [r for r in server.log.records if r.path.startswith("/files/") and r.method == "GET"]
+    assert gets and all(r.status == 206 and r.range for r in gets)  # HTTP range requests only
+    # Same reflectance as the fetched, cached windows (scale/offset per item applied).
+    fetch(archive.aoi, *PERIOD, tmp_path / "c", stac_url=server.url, cache=cache, policy=FAST,
+          bands=["red", "nir"])
+    items = sorted(_items(tmp_path / "c").values(), key=lambda i: i.datetime)
+    last = items[-1].assets["red"]
+    dn = _read(last.get_absolute_href()).astype("float64")
+    expected = np.median(dn[dn > 0] * 1e-4 - 0.1)
+    assert float(red.isel(time=-1).median()) == pytest.approx(expected, abs=0.005)
