@@ -151,7 +151,7 @@ def simulate_scl(rng: np.random.Generator, R20: np.ndarray, st20: dict[str, np.n
     rates : what the classifier did on this date (for truth statistics)
     """
     m = R20.shape[1]
-    blue, green, red, nir, swir = R20[0], R20[1], R20[2], R20[6], R20[8]
+    green, red, nir, swir = R20[1], R20[2], R20[6], R20[8]
     ndvi = (nir - red) / np.maximum(nir + red, 1e-4)
     ndwi = (green - nir) / np.maximum(green + nir, 1e-4)
     scl = np.full((m, m), SCL_NOTVEG, np.uint8)
