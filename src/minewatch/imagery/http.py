@@ -68,6 +68,8 @@ def gdal_env(policy: RetryPolicy) -> dict[str, Any]:
         "GDAL_HTTP_TIMEOUT": str(int(max(1, policy.timeout))),
         "GDAL_HTTP_CONNECTTIMEOUT": str(int(max(1, min(policy.timeout, 10)))),
         "VSI_CACHE": "FALSE",
+        "CPL_VSIL_CURL_CHUNK_SIZE": "8192",
+        "GDAL_INGESTED_BYTES_AT_OPEN": "8192",
         "GDAL_CACHEMAX": 64,
     }
 
