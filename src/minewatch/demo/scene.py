@@ -6,6 +6,7 @@ See docs/demo-scene.md for what the scene contains and how the truth is computed
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -231,25 +232,21 @@ def _generate_into(root: Path, seed: int, start: dt.date, end: dt.date, cadence:
     noise_bank = np.random.default_rng([seed, 4]).standard_normal(int(per_date_values * 4), dtype=np.float32)
     items_dir = root / "catalog" / COLLECTION_ID
     items_dir.mkdir(parents=True)
-    prog_ctx = None
-    env = rasterio.Env()
-    env.__enter__()
-    if progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-        prog_ctx = Progress(TextColumn("demo scene"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        prog_ctx.start()
-        task = prog_ctx.add_task("items", total=len(dates))
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(rasterio.Env())
+        advance = None
+        if progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            bar = stack.enter_context(Progress(TextColumn("demo scene"), BarColumn(), MofNCompleteColumn(),
+                                               TimeRemainingColumn()))
+            task = bar.add_task("items", total=len(dates))
+            advance = lambda: bar.advance(task)  # noqa: E731
         for i, date in enumerate(dates):
             item, stats = _make_item(root, items_dir, lay, model, seed, i, date, tile, bbox, geom, noise_bank)
             col.add_item(item)
             per_date.append(stats)
-            if prog_ctx is not None:
-                prog_ctx.advance(task)
-    finally:
-        env.__exit__(None, None, None)
-        if prog_ctx is not None:
-            prog_ctx.stop()
+            if advance is not None:
+                advance()
     catalog.normalize_hrefs(str(root / "catalog"))
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
 
