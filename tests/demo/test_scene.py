@@ -30,7 +30,7 @@ N = 120
 def small(tmp_path_factory) -> DemoScene:
     """A reduced scene: 120 px, monthly, mid-2021 .. mid-2023 (both processing baselines)."""
     out = tmp_path_factory.mktemp("demo") / "scene"
-    return generate_scene(out, seed=11, start="2021-06-01", end="2023-05-31", cadence_days=30, size_px=N)
+    return generate_scene(out, seed=13, start="2021-06-01", end="2023-05-31", cadence_days=30, size_px=N)
 
 
 @pytest.fixture(scope="module")
@@ -167,18 +167,26 @@ def test_nodata_edges_and_values(small):
     items = _items(small)
     truth = json.loads((small.truth_dir / "truth.json").read_text())
     per = {p["item_id"]: p for p in truth["atmosphere"]["per_date"]}
+    full_area = max(shape(it.geometry).area for it in items)
+    seen_cut = False
     for it in items:
         with rasterio.open(it.assets["red"].get_absolute_href()) as s:
             red = s.read(1)
         with rasterio.open(it.assets["scl"].get_absolute_href()) as s:
             scl = s.read(1)
         nod = per[it.id]["nodata_pct"]
+        footprint = shape(it.geometry)
+        assert footprint.is_valid and footprint.exterior.is_ccw
         if nod == 0:
             assert (red > 0).all() and (scl > 0).all()
-        else:  # partial swath: the same pixels are 0 in bands and SCL
+            assert footprint.area == pytest.approx(full_area, rel=1e-6)
+        else:  # partial swath: the same pixels are 0 in bands and SCL, and the footprint ends there
             assert 0 < (red == 0).mean() < 1
             assert abs((red == 0).mean() * 100 - nod) < 1.0
             assert ((scl == 0) == (red[::2, ::2] == 0)).mean() > 0.97
+            assert footprint.area / full_area == pytest.approx(1 - nod / 100, abs=0.02)
+            seen_cut = True
+    assert seen_cut, "the reduced scene should hold at least one partial-swath date"
 
 
 # ----------------------------------------------------------------------------- vectors, DEM

@@ -193,7 +193,7 @@ def build_layout(grid: Grid, seed: int) -> Layout:
     z = z_r + np.where(d < 0, west, east)
     hills = smooth_field(rng, (n, n), (sig(25), sig(10)), (1.0, 0.35))
     fine = smooth_field(rng, (n, n), (sig(2.5),))
-    w_h = np.clip((np.abs(dm) - fp) / 300.0, 0, 1)
+    w_h = np.clip((np.abs(dm) - 2 * fp) / 400.0, 0, 1)  # hills only well away from the floodplain
     z = z + 6.0 * w_h * hills + 0.25 * fine
     # carve a continuous 8-connected channel along the centre line, falling downstream
     channel = np.zeros((n, n), bool)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pystac
 import rasterio
+import shapely
 
 from minewatch.demo import layout as L
 from minewatch.demo.atmosphere import (
@@ -354,6 +355,8 @@ def _make_item(root: Path, items_dir: Path, lay: L.Layout, model: SurfaceModel, 
         "s2:snow_ice_percentage": round(snow_pct, 4),
         "s2:cloud_shadow_percentage": round(100.0 * float((scl == 3).mean()), 4),
     }
+    if w.swath_cut is not None:  # the footprint ends at the swath edge, as in real items
+        geom, bbox = _swath_footprint(grid, w.swath_cut)
     item = pystac.Item(id=item_id, geometry=geom, bbox=bbox, datetime=_dt(date, 7 * (i % 37)),
                        properties=props, stac_extensions=list(_EXT), collection=COLLECTION_ID)
     for key, a in assets.items():
@@ -366,6 +369,27 @@ def _make_item(root: Path, items_dir: Path, lay: L.Layout, model: SurfaceModel, 
              "scl_dark_water_as_shadow": _r(rates.get("dark_water_as_shadow")),
              "scl_bright_mine_as_cloud": _r(rates.get("bright_mine_as_cloud"))}
     return item, stats
+
+
+def _swath_footprint(grid: Grid, cut: tuple[float, float, int]) -> tuple[dict, list[float]]:
+    """WGS84 polygon and bbox of the part of the scene inside the swath."""
+    n = grid.n
+    x_top, slope, side = cut
+    e0, e1 = x_top * n, x_top * n + slope * n  # edge column at the top and bottom rows
+    if side == 0:
+        half = shapely.Polygon([(e0, 0), (4 * n, 0), (4 * n, n), (e1, n)])
+    else:
+        half = shapely.Polygon([(n - e0, 0), (-3 * n, 0), (-3 * n, n), (n - e1, n)])
+    part = shapely.box(0, 0, n, n).intersection(half)
+    cols, rows = np.asarray(part.exterior.coords).T
+    x, y = grid.pixel_to_xy(cols, rows)
+    lon, lat = grid.to_lonlat().transform(x, y)
+    ring = [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat)]
+    poly = shapely.Polygon(ring)
+    if not poly.exterior.is_ccw:
+        ring = ring[::-1]
+    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+    return {"type": "Polygon", "coordinates": [ring]}, [min(lons), min(lats), max(lons), max(lats)]
 
 
 def _r(v: float | None) -> float | None:

@@ -19,8 +19,9 @@ from minewatch.demo import layout as L
 from minewatch.demo.geo import days, from_days
 
 SNAP_RADIUS_M = 250.0
-#: cells draining at least this share of the scene count as a stream when snapping receptors
-STREAM_SHARE = 0.02
+#: a receptor snaps to the nearest cell carrying at least this share of the largest flow
+#: accumulation within the snap radius (the main stream there, not a hillslope rill)
+SNAP_REL = 0.5
 
 
 def licence_masks(licences_path: Path, crs: str, transform, n: int) -> list[tuple[dict, np.ndarray]]:
@@ -105,7 +106,6 @@ def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end
     sources = (onset > 0) & (onset <= me)
     dist = hydro.distance_from_sources(rec, order, sources, dem.shape, cell)
     snap_m = SNAP_RADIUS_M * lay.k
-    stream_cells = STREAM_SHARE * n * n
     rows, cols = np.mgrid[0:n, 0:n]
     receptors = json.loads((root / "receptors.geojson").read_text())["features"]
     to_utm = Transformer.from_crs(4326, lay.grid.crs, always_xy=True)
@@ -117,12 +117,9 @@ def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end
         col, row = (x - gt.c) / gt.a, (y - gt.f) / gt.e
         d2 = ((cols + 0.5 - col) ** 2 + (rows + 0.5 - row) ** 2) * cell * cell
         win = d2 <= snap_m ** 2
-        stream = win & (acc >= stream_cells)
-        if stream.any():  # nearest stream cell
-            cand = np.where(stream, d2, np.inf)
-        else:  # no stream nearby: the cell of largest accumulation
-            a = np.where(win, acc, -1)
-            cand = np.where(a == a.max(), d2, np.inf)
+        # the main stream nearby: cells carrying at least half the largest flow within the radius
+        big = win & (acc >= SNAP_REL * acc[win].max())
+        cand = np.where(big, d2, np.inf)
         sr, sc = np.unravel_index(int(np.argmin(cand)), cand.shape)
         info = {"receptor_id": f["properties"]["receptor_id"], "kind": f["properties"]["kind"],
                 "name": f["properties"]["name"], "snapped_row": int(sr), "snapped_col": int(sc),
@@ -156,9 +153,9 @@ def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end
                                "status 'active' and valid_from <= onset <= valid_to (null = open); "
                                "licence polygons rasterised from licences.geojson by the pixel-centre rule",
             "downstream": "D8 steepest descent over dem.tif after priority-flood filling (epsilon 1e-4 m); "
-                          f"each receptor is snapped to the nearest stream cell (flow accumulation >= {stream_cells:.0f} "
-                          f"cells, {STREAM_SHARE:.0%} of the scene) within {snap_m:.0f} m, or if there is none to the "
-                          "cell of largest accumulation there; it is downstream when a D8 path from any mining pixel "
+                          f"each receptor is snapped to the nearest cell within {snap_m:.0f} m whose flow accumulation is "
+                          f"at least {SNAP_REL:.0%} of the largest accumulation within that radius (the main "
+                          "stream nearby); it is downstream when a D8 path from any mining pixel "
                           "(onset <= monitor_end) passes that cell; flow_distance_m is the shortest such path",
         },
         "new_disturbance_area_ha": round(float(new.sum() * px_ha), 2),
