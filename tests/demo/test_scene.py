@@ -413,3 +413,17 @@ def test_regenerating_replaces_an_earlier_scene(tmp_path, capsys):
     assert len(_items(s)) == 2
     assert _hashes(out) != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+@pytest.mark.parametrize("seed", [2, 99])
+def test_designed_cases_hold_for_other_seeds(tmp_path, seed):
+    """The seed changes shapes and weather, never the plan the analysis is tested on."""
+    scene = generate_scene(tmp_path / "s", seed=seed, start="2022-07-01", end="2022-07-02")
+    truth = json.loads((scene.truth_dir / "truth.json").read_text())
+    assert {r["kind"] for r in truth["receptors_downstream"]} == {"village", "water_intake"}
+    assert {r["kind"] for r in truth["receptors_not_downstream"]} == {"well", "spring"}
+    assert 30 <= truth["new_disturbance_area_ha"] <= 90
+    cross = truth["licence_crossing"]
+    assert cross["expired_licence_intrusion"]["area_ha"] > 1
+    assert cross["dump_outside_all_licences"]["area_ha"] > 1
+    assert 1.0 <= truth["unlicensed_pit"]["area_ha"] <= 3.0
