@@ -35,15 +35,18 @@ def filled(registry):
         {"receptor_id": "R-LINK", "kind": "river_reach", "name": "linked reach",
          "geometry": shapely.LineString([(-66, -11), (-65.5, -11)])},
     ])
-    registry.import_records("sites", [{"site_id": "S-1", "name": "Test site",
-                                       "licence_ids": "LINKED-1", "receptor_ids": "R-LINK",
-                                       "geometry": SITE}])
+    rep = registry.import_records("sites", [{"site_id": "S-1", "name": "Test site",
+                                             "licence_ids": "LINKED-1,GHOST-9",
+                                             "receptor_ids": "R-LINK", "geometry": SITE}])
+    (w,) = rep.warnings
+    assert (w.field, w.code) == ("licence_ids", "unknown_link") and "GHOST-9" in w.message
     return registry
 
 
 def test_site_and_licences_for_analysis(filled):
     site = filled.site("S-1")
     assert site.bbox == pytest.approx((-70.5, -13.5, -70.0, -13.0))
+    assert site.licence_ids == ["LINKED-1", "GHOST-9"]
     lics = filled.licences_for_analysis("S-1")
     assert [lic["licence_id"] for lic in lics] == ["EDGE-1", "IN-1", "LINKED-1"]
     inl = lics[1]

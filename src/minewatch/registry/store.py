@@ -296,6 +296,8 @@ class Registry:
                 self._apply_licences(conn, rows, report, import_id, progress)
             else:
                 self._apply_upsert(conn, spec, rows, report, progress)
+                if spec.name == "sites":
+                    self._check_site_links(conn, rows, report)
             report.raise_if_errors()  # conflicts found against stored data roll back
             conn.execute(TABLES["import_log"].insert().values(
                 import_id=import_id, kind=spec.name, source=report.source, started_at=_now(),
@@ -466,6 +468,24 @@ class Registry:
         self._insert_many(conn, t, to_insert, progress)
         report.inserted += len(to_insert)
         self._check_overlaps(conn, {r.get("deposit_id") for r in to_insert} - {None}, report)
+
+    def _check_site_links(self, conn, rows: list[dict], report: ImportReport) -> None:
+        """Warn about site links to deposits, licences or receptors the registry lacks."""
+        for field_, table, col in (("deposit_ids", "deposits", "deposit_id"),
+                                   ("licence_ids", "licence_versions", "licence_id"),
+                                   ("receptor_ids", "receptors", "receptor_id")):
+            wanted = {i for r in rows for i in _split_ids(r.get(field_))}
+            if not wanted:
+                continue
+            t = TABLES[table]
+            have = {x[col] for x in self._fetch_by(conn, t, col, sorted(wanted))}
+            for r in rows:
+                missing = [i for i in _split_ids(r.get(field_)) if i not in have]
+                if missing:
+                    report.add("warning", f"links to unknown {table.split('_')[0]} "
+                               f"{', '.join(missing)} (import them too)",
+                               feature=r["_feature"], feature_id=r["_key_hint"], field=field_,
+                               code="unknown_link")
 
     def _check_overlaps(self, conn, deposit_ids: set[str], report: ImportReport) -> None:
         """Warn about active extraction licences on one deposit whose boundaries overlap."""
