@@ -82,7 +82,21 @@ def write_synthetic(path: Path, n: int) -> None:
 
 # --------------------------------------------------------------------------- workers
 def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM). Unlike ru_maxrss, VmHWM
+    belongs to the address space created at exec, so it does not inherit the
+    parent's RSS through fork."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _warm_path(tmp: Path) -> Path:
@@ -96,11 +110,11 @@ def worker_minewatch(dem_path: str, out: Path) -> dict:
     from minewatch.analysis.hydrology import flow_grid, read_dem
 
     flow_grid(read_dem(_warm_path(out.parent)))  # JIT warm-up (cached compile)
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     flow = flow_grid(read_dem(dem_path))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     np.save(out / "acc.npy", flow.accumulation)
-    return {"seconds": seconds, "peak_mb": _peak_mb()}
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb()}
 
 
 def worker_pysheds(dem_path: str, out: Path) -> dict:
@@ -119,12 +133,13 @@ def worker_pysheds(dem_path: str, out: Path) -> dict:
         return grid, dem, acc
 
     run(_warm_path(out.parent))
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     grid, dem, acc = run(dem_path)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
+    peak = _peak_mb()
     np.save(out / "acc.npy", np.asarray(acc))
     np.save(out / "conditioned.npy", np.asarray(dem, dtype=np.float64))
-    return {"seconds": seconds, "peak_mb": _peak_mb(),
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": peak,
             "dx": abs(grid.affine.a), "dy": abs(grid.affine.e)}
 
 
@@ -132,30 +147,31 @@ def worker_whitebox(dem_path: str, out: Path) -> dict:
     import whitebox_workflows as wbw
 
     wbe = wbw.WbEnvironment()
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     dem = wbe.read_raster(str(dem_path))
     filled = wbe.hydrology.fill_depressions(dem=dem, fix_flats=True)
     ptr = wbe.hydrology.d8_pointer(dem=filled)
     acc = wbe.hydrology.d8_flow_accum(input=ptr, input_is_pointer=True, out_type="cells")
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     peak = _peak_mb()
     np.save(out / "acc.npy", acc.to_numpy())
     np.save(out / "conditioned.npy", filled.to_numpy().astype(np.float64))
-    return {"seconds": seconds, "peak_mb": peak}
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": peak}
 
 
 def worker_richdem(dem_path: str, out: Path) -> dict:
     import richdem as rd
 
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     dem = rd.LoadGDAL(str(dem_path))
     rd.FillDepressions(dem, epsilon=False, in_place=True)
     rd.ResolveFlats(dem, in_place=True)
     acc = rd.FlowAccumulation(dem, method="D8")
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
+    peak = _peak_mb()
     np.save(out / "acc.npy", np.asarray(acc))
     np.save(out / "conditioned.npy", np.asarray(dem, dtype=np.float64))
-    return {"seconds": seconds, "peak_mb": _peak_mb()}
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": peak}
 
 
 WORKERS = {"minewatch": worker_minewatch, "pysheds": worker_pysheds,
@@ -240,10 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         dems.append((f"fractal_{args.size}x{args.size}", synth))
         _warm_path(tmp)
 
-        header = f"{'tool':<10} {'DEM':<22} {'seconds':>8} {'peak MB':>8} {'agree own %':>11} {'agree same %':>12}"
+        header = (f"{'tool':<10} {'DEM':<22} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} "
+                  f"{'agree own %':>11} {'agree same %':>12}")
         print(header)
         print("-" * len(header))
         summary: dict[str, dict[str, float]] = {}
+        cpu_summary: dict[str, dict[str, float]] = {}
         for label, path in dems:
             valid, dem = _valid(path)
             mw_out = tmp / label / "minewatch"
@@ -260,9 +278,10 @@ def main(argv: list[str] | None = None) -> int:
                     own = f"{agreement(mw_acc, np.load(out / 'acc.npy'), valid):.3f}"
                     s = same_conditioning(tool, res, out, dem)
                     same = "" if s is None else f"{s:.3f}"
-                print(f"{tool:<10} {label:<22} {res['seconds']:>8.2f} {res['peak_mb']:>8.0f} "
+                print(f"{tool:<10} {label:<22} {res['seconds']:>8.2f} {res['cpu']:>7.2f} {res['peak_mb']:>8.0f} "
                       f"{own:>11} {same:>12}", flush=True)
                 summary.setdefault(label, {})[tool] = res["seconds"]
+                cpu_summary.setdefault(label, {})[tool] = res["cpu"]
         big = summary.get(dems[-1][0], {})
         mw_t = big.get("minewatch")
 
@@ -271,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
                 return f"{big[peer] / mw_t:.2f}"
             return "nan"
 
+        bc = cpu_summary.get(dems[-1][0], {})
+        if bc.get("minewatch"):
+            print("# cpu-time ratios (robust to other load on the machine): "
+                  + " ".join(f"{k}={bc[k] / bc['minewatch']:.2f}" for k in bc if k != "minewatch"))
         print(f"# own = each tool's own fill and flat routing; same = minewatch D8+accumulation "
               f"on the peer's conditioned DEM. Times include reading the GeoTIFF; "
               f"cpu count {os.cpu_count()}.")

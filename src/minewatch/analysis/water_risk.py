@@ -91,9 +91,9 @@ def _transformers(flow: FlowGrid, input_crs: str):
 
 
 def _to_dem_crs(geom, fwd):
-    from shapely.ops import transform
+    import shapely
 
-    return transform(fwd.transform, geom)
+    return shapely.transform(geom, lambda x, y: fwd.transform(x, y), interleaved=False)
 
 
 def _check_geom(geom, where: str):

@@ -339,10 +339,13 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
     the float32 elevation replaces the binary heap: O(1) pushes, cheap pops,
     sequential memory access. ``zbits`` is ``z.view(np.uint32)``. Also uses the
     FIFO pit queue of Priority-Flood+ and the trace-up of Zhou et al. (2016);
-    ``parent`` is filled as in :func:`priority_flood_fill`.
+    ``parent`` is filled as in :func:`priority_flood_fill`, except that cells
+    without a route hold 255 instead of 0.
     """
     n = nrows * ncols
-    closed = np.zeros(n, dtype=np.uint8)
+    # ``parent`` doubles as the "closed" flag (non-zero = reached), saving one
+    # randomly accessed array: 255 = reached without a route, other = route.
+    closed = parent
     pool = np.empty((64, _RCH), dtype=np.uint64)
     prev = np.empty(64, dtype=np.int64)
     free = np.empty(64, dtype=np.int64)
@@ -362,7 +365,7 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
     ptail = 0
     for i in range(n):
         if not valid[i]:
-            closed[i] = 1
+            closed[i] = 255
     # ---- seeds
     for r in range(nrows):
         for c in range(ncols):
@@ -387,7 +390,7 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
                 bfill[b] += 1
                 bcount[b] += 1
                 total += 1
-                closed[i] = 1
+                closed[i] = 255
     while total > 0 or phead < ptail:
         if phead < ptail:
             c0 = pit[phead]
@@ -459,7 +462,7 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
             j = rr * ncols + cc
             if closed[j]:
                 continue
-            closed[j] = 1
+            closed[j] = 255
             if z[j] <= zc:
                 z[j] = zc
                 if ptail == pcap:
@@ -489,7 +492,7 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
                         m = r2 * ncols + c2
                         if closed[m]:
                             continue
-                        closed[m] = 1
+                        closed[m] = 255
                         if _all_open_higher(z, closed, m, nrows, ncols):
                             if tsp == tstack.shape[0]:
                                 ts2 = np.empty(tsp * 2, dtype=np.int64)

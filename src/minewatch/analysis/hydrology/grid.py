@@ -65,8 +65,9 @@ class Dem:
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in the DEM's CRS."""
         rows, cols = self.shape
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (cols, rows)
+        t = self.transform
+        x0, y0 = t.c, t.f
+        x1, y1 = t.c + cols * t.a, t.f + rows * t.e
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
     def valid_mask(self) -> np.ndarray:
@@ -84,7 +85,9 @@ class Dem:
 
     def rowcol(self, x: float, y: float) -> tuple[int, int]:
         """Row and column of the cell holding CRS coordinate (x, y) (may lie outside)."""
-        col, row = ~self.transform * (x, y)
+        t = self.transform
+        col = (x - t.c) / t.a
+        row = (y - t.f) / t.e
         return int(math.floor(row)), int(math.floor(col))
 
     def xy(self, row: int | np.ndarray, col: int | np.ndarray):
