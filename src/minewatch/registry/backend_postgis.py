@@ -68,7 +68,8 @@ class PostGISBackend:
 
     def bbox_clause(self, table: sa.Table, bbox: tuple[float, float, float, float]):
         """``geom && envelope``: answered from the GiST index."""
-        xmin, ymin, xmax, ymax = (float(v) for v in bbox)
+        xmin, ymin, xmax, ymax = (v if isinstance(v, sa.sql.ClauseElement) else float(v)
+                                  for v in bbox)
         env = sa.func.ST_MakeEnvelope(xmin, ymin, xmax, ymax, 4326)
         return table.c.geom.op("&&")(env)
 

@@ -93,6 +93,7 @@ class Registry:
         self.engine = backend.make_engine()
         self.url = backend.display
         self._files_dir = Path(files_dir) if files_dir else None
+        self._stmts: dict = {}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -557,6 +558,23 @@ class Registry:
         return (sa.select(t).where(*where)
                 .where(self.backend.bbox_clause(t, tuple(g.bounds))).order_by(t.c.licence_id))
 
+    def _cover_stmt(self, valid_only: bool):
+        """The cover query with bound parameters, built once per registry."""
+        key = ("cover", valid_only)
+        stmt = self._stmts.get(key)
+        if stmt is None:
+            t = TABLES["licence_versions"]
+            d = sa.bindparam("d", type_=sa.Date())
+            bb = tuple(sa.bindparam(n, type_=sa.Double()) for n in ("xmin", "ymin", "xmax",
+                                                                      "ymax"))
+            where = [self._effective_at(t, d)]
+            if valid_only:
+                where.append(self._valid_at(t, d))
+            stmt = (sa.select(t).where(*where).where(self.backend.bbox_clause(t, bb))
+                    .order_by(t.c.licence_id))
+            self._stmts[key] = stmt
+        return stmt
+
     def licences_covering(self, geom, date: Date, *, valid_only: bool = True) -> list[dict]:
         """Licences whose boundary on ``date`` covers a point or meets a polygon.
 
@@ -572,9 +590,11 @@ class Registry:
         of ``geom``'s area inside the licence; 1.0 for a covered point).
         """
         g = _as_geom(geom)
-        stmt = self.cover_query(g, date, valid_only=valid_only)
+        stmt = self._cover_stmt(valid_only)
+        x0, y0, x1, y1 = (float(v) for v in g.bounds)
+        params = {"d": _to_date(date), "xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1}
         with self.read() as conn:
-            rows = [self._row(r) for r in conn.execute(stmt)]
+            rows = [self._row(r) for r in conn.execute(stmt, params)]
         out = []
         prepared = shapely.prepare(g) or g
         for r in rows:
