@@ -95,3 +95,19 @@ def test_rtree_stays_in_sync(gpkg_file):
         "2022-01-01", bbox=(9, 9, 12, 12))] == ["L000"]
     con.close()
     assert reg.integrity_check() == "ok"
+
+
+def test_gdal_can_edit_the_registry(gpkg_file):
+    """A feature added by GDAL (as QGIS would) is seen by the registry, R-tree included."""
+    import geopandas as gpd
+
+    path, reg = gpkg_file
+    df = gpd.GeoDataFrame({"receptor_id": ["SPRING-Q"], "kind": ["spring"],
+                           "name": ["added in QGIS"]},
+                          geometry=[shapely.Point(-61.5, -4.5)], crs="EPSG:4326")
+    pyogrio.write_dataframe(df, path, layer="receptors", append=True)
+    rec = reg.get("receptors", "SPRING-Q")
+    assert rec["name"] == "added in QGIS" and rec["geometry"].equals(shapely.Point(-61.5, -4.5))
+    near = reg.rows("receptors", bbox=(-62, -5, -61, -4))
+    assert [r["receptor_id"] for r in near] == ["SPRING-Q"]
+    assert reg.integrity_check() == "ok"
