@@ -23,6 +23,8 @@ BLOCK = 64  # pixels per parallel work item (scratch buffers are allocated per b
 
 METHOD_COLD = 0
 METHOD_MOSUM = 1
+HEAD_TRIM = 8  # at most this many observations are trimmed after the ROC start
+SCREEN_PASSES = 3  # outlier screening passes over the history
 
 
 @nb.njit(cache=True, nogil=True)
@@ -103,7 +105,7 @@ def _median(buf, n):
 
 
 @nb.njit(cache=True, nogil=True)
-def _roc_start(vals, pix, X, vidx, nh, P, B, crit, G, R, L, beta, Pm, xv, pv, wbuf):
+def _roc_start(vals, pix, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv, pv, wbuf, sbuf):
     """Start (valid position) of the stable history by the reverse-ordered Rec-CUSUM test.
 
     For each band the history is reversed, recursive residuals are computed by recursive
@@ -178,6 +180,14 @@ def _roc_start(vals, pix, X, vidx, nh, P, B, crit, G, R, L, beta, Pm, xv, pv, wb
         for k in range(nw):
             var += (wbuf[k] - mean) ** 2
         sd = math.sqrt(var / (nw - 1))
+        if robust:
+            # MAD scale: a change inside the history does not inflate it
+            for k in range(nw):
+                sbuf[k] = wbuf[k]
+            med = _median(sbuf, nw)
+            for k in range(nw):
+                sbuf[k] = abs(wbuf[k] - med)
+            sd = 1.4826 * _median(sbuf, nw)
         if not sd > 0.0:
             continue
         scale = 1.0 / (sd * math.sqrt(nw))
@@ -206,6 +216,7 @@ def detect_kernel(
     screen_thr,
     roc,
     roc_crit,
+    roc_robust,
     min_hist,
     hfrac,
     floor,  # float64 (B,)
@@ -226,6 +237,7 @@ def detect_kernel(
     for blk in nb.prange(nblocks):
         vidx = np.empty(T, np.int64)
         keep = np.empty(T, np.bool_)
+        dropped = np.empty(T, np.int8)
         res = np.empty((T, B), np.float64)
         score = np.empty(T, np.float64)
         buf = np.empty(T, np.float64)
@@ -266,53 +278,101 @@ def detect_kernel(
             start = 0
             if roc and nh >= min_hist:
                 start = _roc_start(
-                    vals, pix, X, vidx, nh, P, B, roc_crit, G, R, L, beta, Pm, xv, pv, buf
+                    vals, pix, X, vidx, nh, P, B, roc_crit, roc_robust, G, R, L, beta, Pm, xv,
+                    pv, buf, score,
                 )
+            for q in range(nv):
+                keep[q] = True
+                dropped[q] = 0
+            if roc:
+                # COLD-style head check: the oldest observations after the ROC start may
+                # still belong to the change; predict them from a model of the rest and
+                # drop them while they are anomalous
+                m = min(HEAD_TRIM, nh - start - min_hist)
+                if m > 0:
+                    for q in range(start, start + m):
+                        keep[q] = False
+                    n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                    for q in range(start, start + m):
+                        keep[q] = True
+                    if n_used > 0:
+                        for b in range(B):
+                            ss = 0.0
+                            for q in range(start, nh):
+                                t = vidx[q]
+                                pred = 0.0
+                                for i in range(P):
+                                    pred += X[t, i] * beta[i, b]
+                                e = vals[t, b, pix] - pred
+                                res[q, b] = e
+                                if q >= start + m:
+                                    ss += e * e
+                            rm[b] = max(math.sqrt(ss / max(n_used - P, 1)), floor[b])
+                        first = start
+                        for q in range(first, first + m):
+                            s = 0.0
+                            for b in range(B):
+                                z = res[q, b] / rm[b]
+                                s += weights[b] * z * z
+                            if s > chi_thr:
+                                start = q + 1
+                            else:
+                                break
             if nh - start < min_hist:
                 nhist[pix] = nh - start
                 status[pix] = 1
                 continue
             # 3. fit
-            for q in range(nv):
-                keep[q] = True
             n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
             if n_used < 0:
                 nhist[pix] = nh - start
                 status[pix] = 1
                 continue
             if screen:
-                # residual scores of the history, drop outliers, refit once
-                for b in range(B):
-                    ss = 0.0
-                    for q in range(start, nh):
-                        t = vidx[q]
-                        pred = 0.0
-                        for i in range(P):
-                            pred += X[t, i] * beta[i, b]
-                        e = vals[t, b, pix] - pred
-                        res[q, b] = e
-                        ss += e * e
-                    rm[b] = max(math.sqrt(ss / max(n_used - P, 1)), floor[b])
-                n_drop = 0
-                for q in range(start, nh):
-                    s = 0.0
+                # Tmask-like screening: score the kept history observations against the
+                # current fit, drop the outliers and refit, up to SCREEN_PASSES times
+                for ps in range(1, SCREEN_PASSES + 1):
                     for b in range(B):
-                        z = res[q, b] / rm[b]
-                        s += weights[b] * z * z
-                    if s > screen_thr:
-                        keep[q] = False
-                        n_drop += 1
-                if n_drop > 0 and n_used - n_drop >= min_hist:
+                        ss = 0.0
+                        for q in range(start, nh):
+                            t = vidx[q]
+                            pred = 0.0
+                            for i in range(P):
+                                pred += X[t, i] * beta[i, b]
+                            e = vals[t, b, pix] - pred
+                            res[q, b] = e
+                            if keep[q]:
+                                ss += e * e
+                        rm[b] = max(math.sqrt(ss / max(n_used - P, 1)), floor[b])
+                    n_drop = 0
+                    for q in range(start, nh):
+                        if not keep[q]:
+                            continue
+                        s = 0.0
+                        for b in range(B):
+                            z = res[q, b] / rm[b]
+                            s += weights[b] * z * z
+                        if s > screen_thr:
+                            n_drop += 1
+                            dropped[q] = ps
+                    if n_drop == 0 or n_used - n_drop < min_hist:
+                        for q in range(start, nh):
+                            if dropped[q] == ps:
+                                dropped[q] = 0
+                        break
+                    for q in range(start, nh):
+                        if dropped[q] == ps:
+                            keep[q] = False
                     n2 = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
                     if n2 < 0:
+                        # undo this pass and restore the previous fit
                         for q in range(start, nh):
-                            keep[q] = True
+                            if dropped[q] == ps:
+                                dropped[q] = 0
+                                keep[q] = True
                         n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
-                    else:
-                        n_used = n2
-                else:
-                    for q in range(start, nh):
-                        keep[q] = True
+                        break
+                    n_used = n2
             nhist[pix] = n_used
             # residuals of all valid positions from `start`
             for q in range(start, nv):
@@ -337,11 +397,20 @@ def detect_kernel(
             status[pix] = 0
             if method == METHOD_COLD:
                 for q in range(nh, nv):
+                    # prediction variance factor 1 + x' (X'X)^-1 x (L is the fit's factor)
+                    t = vidx[q]
+                    lev = 0.0
+                    for i in range(P):
+                        s = X[t, i]
+                        for k in range(i):
+                            s -= L[i, k] * xv[k]
+                        xv[i] = s / L[i, i]
+                        lev += xv[i] * xv[i]
                     s = 0.0
                     for b in range(B):
                         z = res[q, b] / rm[b]
                         s += weights[b] * z * z
-                    score[q] = s
+                    score[q] = s / (1.0 + lev)
                 run = 0
                 first = -1
                 for q in range(nh, nv):
@@ -439,6 +508,7 @@ def run_cpu(
     screen_thr: float,
     roc: bool,
     roc_crit: float,
+    roc_robust: bool,
     min_hist: int,
     hfrac: float,
     floor: np.ndarray,
@@ -467,6 +537,7 @@ def run_cpu(
         screen_thr,
         roc,
         roc_crit,
+        roc_robust,
         min_hist,
         hfrac,
         floor,

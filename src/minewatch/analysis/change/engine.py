@@ -98,6 +98,7 @@ def prepare(values: np.ndarray, days: np.ndarray, monitor_start: int, params: Ch
         screen_thr=float(stats.chi2.ppf(params.screen_threshold, B)),
         roc=params.history == "roc",
         roc_crit=float(ROC_CRITVALS[params.roc_level]),
+        roc_robust=bool(params.roc_robust),
         min_hist=int(params.effective_min_history()),
         hfrac=float(params.mosum_h),
         floor=params.rmse_floor_vector(B),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 METHOD_COLD = 0
+HEAD_TRIM = 8  # as in cpu.HEAD_TRIM
+SCREEN_PASSES = 3  # as in cpu.SCREEN_PASSES
 
 
 def _chol_solve(G, R):
@@ -65,7 +67,7 @@ def _masked_median(x, m):
     return torch.where(cnt > 0, med, torch.full_like(med, float("nan")))
 
 
-def _roc_start(y, valid_h, nh, X, P, crit):
+def _roc_start(y, valid_h, nh, X, P, crit, robust):
     """Batched reverse-ordered Rec-CUSUM start position (see ``cpu._roc_start``).
 
     y: (T, B, n) values, valid_h: (T, n) valid history mask, nh: (n,) history counts.
@@ -141,6 +143,9 @@ def _roc_start(y, valid_h, nh, X, P, crit):
         mean = torch.where(inw, w, 0.0).sum(0) / nwf
         var = torch.where(inw, (w - mean) ** 2, 0.0).sum(0) / (nwf - 1).clamp(min=1)
         sd = torch.sqrt(var)
+        if robust:
+            med = _masked_median(w, inw)
+            sd = 1.4826 * _masked_median((w - med[None, :]).abs(), inw)
         usable = ok & (nw >= 2) & (sd > 0)
         cs = torch.cumsum(torch.where(inw, w, 0.0), 0)
         j1 = (kk - r0[None, :] + 1).to(dt)  # 1-based residual count
@@ -166,6 +171,7 @@ def run_torch(
     screen_thr: float,
     roc: bool,
     roc_crit: float,
+    roc_robust: bool,
     min_hist: int,
     hfrac: float,
     floor: np.ndarray,
@@ -201,7 +207,7 @@ def run_torch(
             block = block.pin_memory().to(dev, non_blocking=True)
         res = _run_chunk(
             block.to(dt), Xd, n_split, boundd, method, consecutive, chi_thr, screen,
-            screen_thr, roc, roc_crit, min_hist, hfrac, floord, wd,
+            screen_thr, roc, roc_crit, roc_robust, min_hist, hfrac, floord, wd,
         )
         for k, v in res.items():
             arr = v.cpu().numpy()
@@ -213,7 +219,7 @@ def run_torch(
 
 
 def _run_chunk(y, X, n_split, bound, method, c, chi_thr, screen, screen_thr, roc, roc_crit,
-               min_hist, hfrac, floor, wts):
+               roc_robust, min_hist, hfrac, floor, wts):
     import torch
 
     T, B, n = y.shape
@@ -228,40 +234,69 @@ def _run_chunk(y, X, n_split, bound, method, c, chi_thr, screen, screen_thr, roc
     # position of each observation among the valid ones (0-based)
     pos = torch.cumsum(valid.long(), 0) - 1
     start = torch.zeros(n, dtype=torch.long, device=dev)
-    if roc:
-        start = _roc_start(y, valid & hist, nh, X, P, roc_crit)
-        start = torch.where(nh >= min_hist, start, torch.zeros_like(start))
-    enough = (nh - start) >= min_hist
-    used = valid & hist & (pos >= start[None, :])  # (T, n)
 
     def fit(mask):
         m = mask.to(dt)
         G = torch.einsum("tn,tp,tq->npq", m, X, X)
         R = torch.einsum("tn,tbn,tp->npb", m, y, X)
-        beta, ok, _ = _chol_solve(G, R)
+        beta, ok, L = _chol_solve(G, R)
         cnt = mask.sum(0)
-        return beta, ok & (cnt >= P), cnt
+        return beta, ok & (cnt >= P), cnt, L
 
     def resid(beta):
         pred = torch.einsum("tp,npb->tbn", X, beta)
         return y - pred
 
-    beta, ok, n_used = fit(used)
+    if roc:
+        start = _roc_start(y, valid & hist, nh, X, P, roc_crit, roc_robust)
+        start = torch.where(nh >= min_hist, start, torch.zeros_like(start))
+        # head check (see cpu.detect_kernel): fit without the m oldest kept observations,
+        # then drop them from the front while they are anomalous
+        m = torch.clamp(nh - start - min_hist, max=HEAD_TRIM)
+        act = m > 0
+        head = valid & hist & (pos >= start[None, :]) & (pos < (start + m)[None, :])
+        rest = valid & hist & (pos >= (start + m)[None, :])
+        beta_h, ok_h, n_h, _ = fit(rest)
+        # the CPU kernel counts every fit with >= 1 observation as usable when it factorises
+        act = act & ok_h & (n_h > 0)
+        r_h = resid(beta_h)
+        ss = torch.where(rest[:, None, :], r_h * r_h, 0.0).sum(0)
+        rm_h = torch.maximum(torch.sqrt(ss / (n_h - P).clamp(min=1)), floor[:, None])
+        sc_h = ((r_h / rm_h[None]) ** 2 * wts[None, :, None]).sum(1)  # (T, n)
+        anom = head & (sc_h > chi_thr)
+        # leading run of anomalous head observations, in position order
+        run_ok = torch.ones(n, dtype=torch.bool, device=dev)
+        new_start = start.clone()
+        for t in range(T):
+            h_t = head[t] & act
+            a_t = anom[t]
+            run_ok = run_ok & ~(h_t & ~a_t)
+            new_start = torch.where(h_t & a_t & run_ok, pos[t] + 1, new_start)
+        start = torch.where(act, new_start, start)
+    enough = (nh - start) >= min_hist
+    used = valid & hist & (pos >= start[None, :])  # (T, n)
+
+    beta, ok, n_used, Lf = fit(used)
     if screen:
-        r = resid(beta)
-        ss = torch.where(used[:, None, :], r * r, 0.0).sum(0)  # (B, n)
-        rm = torch.maximum(torch.sqrt(ss / (n_used - P).clamp(min=1)), floor[:, None])
-        sc = ((r / rm[None]) ** 2 * wts[None, :, None]).sum(1)  # (T, n)
-        drop = used & (sc > screen_thr)
-        n_drop = drop.sum(0)
-        redo = ok & (n_drop > 0) & (n_used - n_drop >= min_hist)
-        if bool(redo.any()):
-            used2 = used & ~(drop & redo[None, :])
-            beta2, ok2, n2 = fit(used2)
-            take = redo & ok2
+        active = ok.clone()
+        for _ in range(SCREEN_PASSES):
+            r = resid(beta)
+            ss = torch.where(used[:, None, :], r * r, 0.0).sum(0)  # (B, n)
+            rm = torch.maximum(torch.sqrt(ss / (n_used - P).clamp(min=1)), floor[:, None])
+            sc = ((r / rm[None]) ** 2 * wts[None, :, None]).sum(1)  # (T, n)
+            drop = used & (sc > screen_thr)
+            n_drop = drop.sum(0)
+            cand = active & (n_drop > 0) & (n_used - n_drop >= min_hist)
+            if not bool(cand.any()):
+                break
+            used2 = used & ~(drop & cand[None, :])
+            beta2, ok2, n2, L2 = fit(used2)
+            take = cand & ok2
             beta = torch.where(take[:, None, None], beta2, beta)
+            Lf = torch.where(take[:, None, None], L2, Lf)
             used = torch.where(take[None, :], used2, used)
             n_used = torch.where(take, n2, n_used)
+            active = take
     ok = ok & enough
     r = resid(beta)  # (T, B, n)
     dof = (n_used - P).clamp(min=1).to(dt)
@@ -278,7 +313,14 @@ def _run_chunk(y, X, n_split, bound, method, c, chi_thr, screen, screen_thr, roc
     date_idx = torch.full((n,), -1, dtype=torch.long, device=dev)
     stat = torch.zeros(n, dtype=dt, device=dev)
     if method == METHOD_COLD:
-        score = ((r / rm[None]) ** 2 * wts[None, :, None]).sum(1)  # (T, n)
+        # prediction variance factor 1 + x' (X'X)^-1 x by forward substitution
+        z = torch.zeros(n, P, T, dtype=dt, device=dev)
+        Xt = X.T  # (P, T)
+        for i in range(P):
+            s_ = Xt[i][None, :] - (Lf[:, i, :i, None] * z[:, :i, :]).sum(1)
+            z[:, i, :] = s_ / Lf[:, i, i, None]
+        lev = (z * z).sum(1).T  # (T, n)
+        score = ((r / rm[None]) ** 2 * wts[None, :, None]).sum(1) / (1.0 + lev)  # (T, n)
         run = torch.zeros(n, dtype=torch.long, device=dev)
         st = torch.zeros(n, dtype=torch.long, device=dev)
         end = torch.full((n,), -1, dtype=torch.long, device=dev)

@@ -53,6 +53,11 @@ class ChangeParams:
         (bfastmonitor's ``history = "ROC"``).
     roc_level : float
         Significance level of the ROC test: 0.1, 0.05 or 0.01.
+    roc_robust : bool
+        Scale the ROC's recursive residuals by their MAD instead of their standard
+        deviation (default True), so a large change inside the history does not inflate
+        the scale and the stable end is found within an observation or two of the change.
+        False reproduces strucchange/bfastmonitor exactly.
     min_history_obs : int
         Pixels with fewer valid history observations (after ROC and screening) get
         ``status = 1`` and no test; never fewer than the number of model coefficients + 1.
@@ -79,6 +84,7 @@ class ChangeParams:
     mosum_period: float = 10.0
     history: str = "all"
     roc_level: float = 0.05
+    roc_robust: bool = True
     min_history_obs: int = 12
     rmse_floor: float | Sequence[float] = 0.01
     band_weights: Sequence[float] | None = None

@@ -39,6 +39,7 @@ class StackSpec:
     cloud_fraction: float = 0.30
     break_fraction: float = 0.20
     noise: float = 0.01  # reflectance units
+    trend_sd: float = 0.01  # spread of the vegetation-fraction trends per year
     min_obs_after_break: int = 12  # dates between the latest break and the end
     seed: int = 20240601
 
@@ -79,7 +80,7 @@ def make_rows(spec: StackSpec, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray
         base = rng.uniform(0.35, 0.85, W)
         amp = rng.uniform(0.05, 0.25, W)
         phase = rng.uniform(0.0, 2.0 * np.pi, W)
-        trend = rng.normal(0.0, 0.01, W)  # change of vegetation fraction per year
+        trend = rng.normal(0.0, 1.0, W) * spec.trend_sd  # vegetation-fraction change per year
         years = (days - days[0]) / 365.25
         v = base[None, :] + amp[None, :] * np.cos(phase_t[:, None] - phase[None, :])
         v = v + trend[None, :] * years[:, None]
