@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import shapely
@@ -259,16 +259,9 @@ def load_manifest(run_dir: Path) -> tuple[dict, bytes]:
 
 def params_from_dict(d: dict):
     """Rebuild :class:`DisturbanceParams` from :meth:`DisturbanceParams.as_dict`."""
-    from minewatch.analysis.change import ChangeParams
     from minewatch.analysis.disturbance import DisturbanceParams
 
-    def tup(v):
-        return tuple(v) if isinstance(v, list) else v
-
-    change_names = {f.name for f in fields(ChangeParams)}
-    change = ChangeParams(**{k: tup(v) for k, v in d["change"].items() if k in change_names})
-    names = {f.name for f in fields(DisturbanceParams)} - {"change"}
-    return DisturbanceParams(change=change, **{k: tup(v) for k, v in d.items() if k in names})
+    return DisturbanceParams.from_dict(d)
 
 
 def check_params_roundtrip(params) -> bool:

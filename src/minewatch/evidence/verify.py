@@ -81,7 +81,8 @@ class _Hasher:
 
 
 def candidates(entry: dict, run_dir: Path, inputs_root: Path | None) -> list[Path]:
-    """Where an input may be now: under ``inputs_root``, beside the run (relative path), as recorded."""
+    """Where an input may be now, in order of preference: under ``inputs_root``, beside the run (its path
+    relative to the run folder), at its recorded absolute path. The first that exists is used."""
     out: list[Path] = []
     if inputs_root is not None and entry.get("base_path"):
         out.append(Path(inputs_root) / entry["base_path"])
@@ -115,14 +116,12 @@ def locate_inputs(manifest: dict, run_dir: Path, inputs_root: Path | None, repor
             report.add("fail", label, "input not found; looked at " + ", ".join(str(p) for p in tried)
                        + " (copy the inputs beside the run folder as they were, or pass --inputs-root)")
             continue
-        match = next((p for p in existing if hasher(p) == entry["sha256"]), None)
-        if match is None:
-            p = existing[0]
+        p = existing[0]  # the first place that has it is the input, whatever other copies say
+        located[i] = p
+        if hasher(p) != entry["sha256"]:
             report.add("fail", label, f"input changed: {p} has SHA-256 {hasher(p)}, the manifest records "
                        f"{entry['sha256']}")
-            located[i] = p
             continue
-        located[i] = match
         report.checked_inputs += 1
     progress("checking inputs", len(inputs), len(inputs))
     return located
