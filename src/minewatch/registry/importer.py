@@ -272,15 +272,40 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
 
 def _prepare_geometries(spec: TableSpec, src: SourceTable, rows: list[dict],
                         report: ImportReport) -> None:
-    geoms = src.geometries[: len(rows)]
+    from shapely import GeometryType
+
+    n = len(rows)
+    geoms = src.geometries[:n]
     present = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
-    out = np.empty(len(rows), dtype=object)
+    out = np.empty(n, dtype=object)
     if present.any():
         out[present] = to_wgs84(np.asarray(list(geoms[present]), dtype=object), src.crs)
-    valid = np.ones(len(rows), dtype=bool)
+    # Vectorised fast path: valid, in lon/lat range, already of the column's type.
+    valid = np.zeros(n, dtype=bool)
+    in_range = np.zeros(n, dtype=bool)
+    types = np.full(n, -1)
     if present.any():
-        valid[present] = shapely.is_valid(out[present].astype(object))
-    for i, row in enumerate(rows):
+        sub = out[present].astype(object)
+        valid[present] = shapely.is_valid(sub)
+        b = shapely.bounds(sub)
+        in_range[present] = (np.isfinite(b).all(axis=1) & (b[:, 0] >= -180.0001)
+                             & (b[:, 2] <= 180.0001) & (b[:, 1] >= -90.0001)
+                             & (b[:, 3] <= 90.0001))
+        types[present] = shapely.get_type_id(sub)
+    fast = present & valid & in_range
+    if spec.geometry == "MULTIPOLYGON":
+        is_poly = fast & (types == GeometryType.POLYGON)
+        if is_poly.any():
+            k = int(is_poly.sum())
+            out[is_poly] = shapely.multipolygons(out[is_poly].astype(object),
+                                                 indices=np.arange(k))
+        fast &= (types == GeometryType.POLYGON) | (types == GeometryType.MULTIPOLYGON)
+    elif spec.geometry == "POINT":
+        fast &= types == GeometryType.POINT
+    for i in np.flatnonzero(fast):
+        rows[i]["geom"] = out[i]
+    for i in np.flatnonzero(~fast):
+        row = rows[i]
         feat, hint = row["_feature"], row["_key_hint"]
         g = out[i] if present[i] else None
         if g is None:
