@@ -91,18 +91,20 @@ def test_sigkill_during_import_leaves_registry_as_before(registry, tmp_path):
         url = f"{url}&application_name={app}"
     before = _snapshot(url)
     src = tmp_path / "big.geojson"
-    _big_geojson(src, 15_000, "BIG")
+    _big_geojson(src, 20_000, "BIG")
     proc = _spawn(IMPORT, url, str(src), "30")
     deadline = time.monotonic() + 120
     while not _writing_started(url, app):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the import never started writing"
         time.sleep(0.02)
-    time.sleep(0.3)
+    # The write transaction is open (journal file / INSERT running): kill it now.
     assert proc.poll() is None, "import finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    if registry.kind == "geopackage":
+        assert Path(url + "-journal").exists()  # killed inside the transaction: hot journal
     after = _snapshot(url)
     assert after == before and after["ids"] == ["KEEP-1"] and after["integrity"] == "ok"
     # And the registry still takes imports afterwards.
