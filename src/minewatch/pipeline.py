@@ -62,6 +62,7 @@ class AnalysisRequest:
     max_flow_distance_m: float = 20_000.0
     licence_periods: list[comp.LicencePeriod] | None = None  # instead of a licences file
     receptor_list: list[comp.Receptor] | None = None  # instead of a receptors file
+    site: str | None = None  # registry site id, when licences come from a registry
     # evidence (minewatch.evidence): DIR/evidence/, report language, signing, PDF
     evidence: bool = True
     lang: str = "en"
@@ -157,7 +158,7 @@ def _process(items: list[SceneItem], grid: Grid, req: AnalysisRequest, progress:
         valid_count += (status != 1).reshape(len(items), -1).sum(axis=1)
         stack = change_stack(data)
         stack[~np.broadcast_to(clear[:, None], stack.shape)] = np.nan
-        tile = map_tile(stack, days, start_day, end_day, req.params, backend=req.backend)
+        tile = map_tile(stack, days, start_day, end_day, req.params)
         rows = slice(int(window.row_off), int(window.row_off + window.height))
         cols = slice(int(window.col_off), int(window.col_off + window.width))
         onset[rows, cols] = tile.onset
@@ -286,7 +287,7 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
 
     licence_rows = []
     for lid in dict.fromkeys(p.licence_id for p in periods):
-        p = next(q for q in periods if q.licence_id == lid)
+        p = [q for q in periods if q.licence_id == lid][-1]  # newest version
         mask = result.inside_masks[lid]
         licence_rows.append({
             "licence_id": lid,
@@ -303,6 +304,7 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
     summary = {
         "minewatch_version": __version__,
         "catalog": str(req.catalog),
+        "site": req.site,
         "period": {"history_start": history[0].date.isoformat(), "start": req.start.isoformat(),
                    "end": req.end.isoformat()},
         "grid": {"crs": grid.crs.to_string(), "resolution_m": grid.res, "width": grid.width,

@@ -2,9 +2,9 @@
 
 An alert is one 8-connected patch of new disturbance whose pixels share the
 same licence situation at onset (authorised by licence X, or outside every
-valid licence) and the same onset year: a mine that keeps growing gives one
-alert per year of growth, and a pit that crosses its boundary gives separate
-alerts for the parts inside and outside.
+valid licence): a pit that crosses its boundary gives separate alerts for the
+parts inside and outside. Each alert carries its area by onset year, so a mine
+that keeps growing shows its growth inside one alert.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def build_alerts(
     if disturbed.any():
         dates = onset[disturbed].astype("int64").astype("datetime64[D]")
         years[disturbed] = dates.astype("datetime64[Y]").astype(int) + 1970
-    key = np.where(disturbed, (compliance.period_index.astype(np.int32) + 2) * 10000 + years, 0)
+    key = np.where(disturbed, compliance.period_index.astype(np.int32) + 2, 0)
     label_raster = np.zeros(onset.shape, np.int32)
     next_label = 0
     for value in np.unique(key[key > 0]):
@@ -82,6 +82,8 @@ def build_alerts(
         alerts.append(
             {
                 "onset_day": onset10,
+                "area_by_year_ha": {str(y): round(float(c * px_ha), 4) for y, c in
+                                    zip(*np.unique(years[sl][sub], return_counts=True), strict=True)},
                 "area_ha": round(float(sub.sum() * px_ha), 4),
                 "n_pixels": int(sub.sum()),
                 "licence_id": period.licence_id if period else None,

@@ -230,3 +230,50 @@ def check_compliance(onset: np.ndarray, periods: list[LicencePeriod], grid: Grid
         ok = disturbed & mask & (onset >= period.active_from) & (onset <= period.active_to) & (index < 0)
         index[ok] = k
     return ComplianceResult(index, disturbed & (index < 0), inside)
+
+
+def _as_day(value, default: int) -> int:
+    if value in (None, ""):
+        return default
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        value = dt.date.fromisoformat(str(value)[:10])
+    return to_day(value)
+
+
+def periods_from_versions(licences: list[dict]) -> list[LicencePeriod]:
+    """Licence periods from dated licence versions (the registry's history).
+
+    A version in force on day D (``effective_from <= D < effective_to``) authorised mining
+    if its status is ``active`` or ``expired`` and ``valid_from <= D <= valid_to``; each
+    version contributes one period with its own boundary.
+    """
+    periods = []
+    for lic in licences:
+        for v in lic["versions"]:
+            eff_from = _as_day(v.get("effective_from"), -NEVER)
+            eff_to = _as_day(v.get("effective_to"), NEVER)
+            eff_to = eff_to - 1 if eff_to != NEVER else NEVER
+            a_from = max(eff_from, _as_day(v.get("valid_from"), -NEVER))
+            a_to = min(eff_to, _as_day(v.get("valid_to"), NEVER))
+            status = str(v.get("status") or "").lower()
+            if status not in ("active", "expired"):
+                a_to = a_from - 1
+            geom = v["geometry"]
+            if not geom.is_valid:
+                geom = shapely.make_valid(geom)
+            periods.append(LicencePeriod(str(lic["licence_id"]), status, geom, a_from, a_to,
+                                         v.get("holder") or lic.get("holder"), lic.get("commodity")))
+    return periods
+
+
+def receptors_from_records(records: list[dict]) -> list[Receptor]:
+    """Receptors from registry records (receptor_id, kind, name, geometry in EPSG:4326)."""
+    out = []
+    for r in records:
+        geom = r["geometry"]
+        if geom.geom_type != "Point":
+            geom = geom.representative_point()
+        out.append(Receptor(str(r["receptor_id"]), str(r["kind"]), str(r.get("name") or r["receptor_id"]), geom))
+    return out

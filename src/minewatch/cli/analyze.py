@@ -28,8 +28,10 @@ def print_summary(summary: dict, out: Path, console: Console) -> None:
         f"first onset {d['first_date'] or '—'}, {len(summary['alerts'])} alert(s)"
     )
     for r in summary["receptors_at_risk"]:
-        console.print(f"  downstream: {r['name']} ({r['kind']}) at {r['flow_distance_m']:.0f} m "
-                      f"from {', '.join(r['alert_ids'])}")
+        ids = r["alert_ids"]
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        console.print(f"  downstream: {r['name']} ({r['kind']}) at {r['flow_distance_m']:.0f} m along the flow "
+                      f"path from {shown}")
     console.print(f"outputs in {out}: disturbance_date.tif, summary.json, report.html"
                   + (", report.pdf" if (out / "report.pdf").exists() else "")
                   + "; evidence in evidence/ (check with `minewatch verify`)")
@@ -65,6 +67,10 @@ def analyze(
                               "OUT/evidence/manifest.json with."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to OUT/report.pdf (headless Chromium)."),
     lang: str = typer.Option("en", "--lang", help="Report language: en (English) or es (Español)."),
+    registry: str = typer.Option(None, "--registry", help="Registry (GeoPackage path or postgresql:// URL) to "
+                                 "take licences and receptors from, instead of files; the run and its alerts are "
+                                 "recorded in it. Needs --site."),
+    site: str = typer.Option(None, "--site", help="Site id in the registry (with --registry)."),
 ) -> None:
     """Map new mining disturbance, check it against licences and trace it downstream.
 
@@ -76,13 +82,57 @@ def analyze(
     for path, opt in ((catalog, "CATALOG"), (licences, "--licences"), (receptors, "--receptors"), (dem, "--dem")):
         if path is not None and not path.exists():
             raise InputError(f"{opt}: file not found: {path}")
-    if licences is None:
-        raise InputError("no licences given", hint="pass --licences LICENCES.geojson")
+    if (registry is None) != (site is None):
+        raise InputError("--registry and --site go together", hint="pass both, or neither")
+    if registry is not None and licences is not None:
+        raise InputError("give licences either as --licences FILE or from --registry/--site, not both")
+    if licences is None and registry is None:
+        raise InputError("no licences given", hint="pass --licences LICENCES.geojson or --registry URL --site ID")
     check_evidence_options(sign, pdf, lang)
     req = AnalysisRequest(catalog=catalog, out=out, start=parse_date(start, "--start"),
                           end=parse_date(end, "--end"), licences=licences, receptors=receptors, dem=dem,
                           backend=backend, sign_key=sign, pdf=pdf, lang=lang)
     console = Console(stderr=True)
-    with rich_progress(console) as progress:
-        summary = run_analysis(req, progress)
+    if registry is None:
+        with rich_progress(console) as progress:
+            summary = run_analysis(req, progress)
+    else:
+        summary = _run_with_registry(req, registry, site, console)
     print_summary(summary, out, Console())
+
+
+def _run_with_registry(req, registry: str, site: str, console: Console) -> dict:
+    """Take licences/receptors of ``site`` from the registry, run, record the run and its alerts."""
+    import datetime as _dt
+
+    from minewatch.analysis.compliance import periods_from_versions, receptors_from_records
+    from minewatch.errors import DataError, MinewatchError
+    from minewatch.pipeline import run_analysis
+    from minewatch.registry import open_registry
+
+    reg = open_registry(registry)
+    licences = reg.licences_for_analysis(site)
+    if not licences:
+        raise DataError(f"registry {registry}: site {site!r} has no licence linked to it or meeting its area",
+                        hint="import licences with `minewatch registry import`")
+    req.licence_periods = periods_from_versions(licences)
+    if req.receptors is None:
+        req.receptor_list = receptors_from_records(reg.receptors_for_analysis(site))
+    req.site = site
+    started = _dt.datetime.now(_dt.timezone.utc)
+    run_id = reg.record_run({"site_id": site, "started_at": started, "outcome": "running",
+                             "inputs": {"catalog": str(req.catalog), "dem": str(req.dem) if req.dem else None},
+                             "parameters": {"start": req.start.isoformat(), "end": req.end.isoformat()}})
+    try:
+        with rich_progress(console) as progress:
+            summary = run_analysis(req, progress)
+    except MinewatchError as exc:
+        reg.record_run({"run_id": run_id, "site_id": site, "started_at": started, "outcome": "failed",
+                        "finished_at": _dt.datetime.now(_dt.timezone.utc), "message": str(exc)})
+        raise
+    reg.record_alerts(run_id, [{**a, "site_id": site} for a in summary["alerts"]])
+    reg.record_run({"run_id": run_id, "site_id": site, "started_at": started, "outcome": "ok",
+                    "finished_at": _dt.datetime.now(_dt.timezone.utc), "parameters": summary["parameters"],
+                    "inputs": {"catalog": str(req.catalog), "out": str(req.out)}})
+    console.print(f"recorded run {run_id} and {len(summary['alerts'])} alert(s) in {registry}")
+    return summary

@@ -22,7 +22,6 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-import shapely
 from shapely.geometry import mapping, shape
 
 from minewatch import __version__
@@ -266,7 +265,3 @@ def params_from_dict(d: dict):
 
 def check_params_roundtrip(params) -> bool:
     return asdict(params) == asdict(params_from_dict(params.as_dict()))
-
-
-def geometry_of(doc_geom: dict) -> shapely.Geometry:
-    return shape(doc_geom)

@@ -12,15 +12,19 @@ COLD's model and scores but scans forward until it finds a run that *lasts*:
   standardised by the history RMSE (floored); it is anomalous above the
   chi-square quantile ``threshold`` with ``B`` degrees of freedom;
 * the change starts at the first observation ``k`` such that observations
-  ``k .. k+consecutive-1`` are all anomalous, at least ``early_share`` of the
-  ``early_window`` observations from ``k`` are anomalous, at least ``persistence``
-  of all observations from ``k`` to the end are anomalous, and they span at least
+  ``k .. k+consecutive-1`` are all anomalous, at least ``persistence`` of all
+  observations from ``k`` to the end are anomalous, and they span at least
   ``min_post_days`` days (a change too close to the end cannot be told from a
-  transient yet).
+  transient yet);
+* and the new state lasts: taking the median standardised residual over the
+  ``early_window`` observations from ``k`` as the new state, at least
+  ``early_share`` of that window and ``persistence`` of all observations to the
+  end are nearer to the new state than to the history model. A greener-than-usual
+  season followed years later by clearing is two states, not one change.
 
 Outputs per pixel: date, the share of anomalous observations after it
-(confidence), the median residual per band after it (magnitude), the 75th
-percentile of each band's values after it, history RMSE and count.
+(confidence: the share of observations in the new state), the median residual per band after it (magnitude), a high
+quantile (``post_quantile``) of each band's values after it, history RMSE and count.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class PersistentParams:
     persistence: float = 0.75
     min_post_days: int = 120
     min_history_obs: int = 8
+    post_quantile: float = 0.9
     rmse_floor: tuple[float, ...] | float = 0.01
 
 
@@ -59,7 +64,7 @@ class PersistentResult:
     date: np.ndarray  # int32 days since epoch, 0 = no lasting change
     confidence: np.ndarray  # float32 share of anomalous observations from the change on
     magnitude: np.ndarray  # float32 (B, H, W) median residual after the change
-    post_q75: np.ndarray  # float32 (B, H, W) 75th percentile of values after the change
+    post_quantile: np.ndarray  # float32 (B, H, W) ``post_quantile`` of values after the change
     rmse: np.ndarray  # float32 (B, H, W)
     n_history: np.ndarray  # int16
 
@@ -137,7 +142,7 @@ def _fit(vals, n, X, rows, nrows, keep, beta, rmse):  # pragma: no cover - compi
 
 @nb.njit(parallel=True, cache=True)
 def _kernel(vals, days, X, start, end, floor, q, q_screen, consecutive, early_window, early_share,
-            persistence, min_post_days, min_hist, out_date, out_conf, out_mag, out_q75, out_rmse,
+            persistence, min_post_days, min_hist, post_quantile, out_date, out_conf, out_mag, out_postq, out_rmse,
             out_nh):  # pragma: no cover - compiled
     T, B, N = vals.shape
     P = X.shape[1]
@@ -202,6 +207,12 @@ def _kernel(vals, days, X, start, end, floor, q, q_screen, consecutive, early_wi
         suf = np.zeros(m + 1, np.int64)
         for k in range(m - 1, -1, -1):
             suf[k] = suf[k + 1] + an[k]
+        zs = np.empty((m, B))
+        for k in range(m):
+            for b in range(B):
+                zs[k, b] = res[k, b] / max(rmse[b], floor[b])
+        wbuf = np.empty(early_window)
+        state = np.empty(B)
         for k in range(m - consecutive + 1):
             if days[mon[m - 1]] - days[mon[k]] < min_post_days:
                 break
@@ -210,16 +221,32 @@ def _kernel(vals, days, X, start, end, floor, q, q_screen, consecutive, early_wi
                 if an[k + j] == 0:
                     run = False
                     break
-            if not run:
+            if not run or suf[k] / (m - k) < persistence:
                 continue
-            share = suf[k] / (m - k)
-            if share < persistence:
-                continue
+            # The new state: median standardised residual over the early window.
             w = min(early_window, m - k)
-            if (suf[k] - suf[k + w]) / w < early_share:
+            for b in range(B):
+                for j in range(w):
+                    wbuf[j] = zs[k + j, b]
+                srt = np.sort(wbuf[:w])
+                state[b] = srt[w // 2] if w % 2 == 1 else 0.5 * (srt[w // 2 - 1] + srt[w // 2])
+            # An observation is in the new state when nearer to it than to the history model.
+            in_early = 0
+            in_all = 0
+            for j in range(k, m):
+                d_new = 0.0
+                d_old = 0.0
+                for b in range(B):
+                    d_new += (zs[j, b] - state[b]) ** 2
+                    d_old += zs[j, b] ** 2
+                if d_new < d_old:
+                    in_all += 1
+                    if j < k + w:
+                        in_early += 1
+            if in_early / w < early_share or in_all / (m - k) < persistence:
                 continue
             out_date[n] = days[mon[k]]
-            out_conf[n] = share
+            out_conf[n] = in_all / (m - k)
             buf = np.empty(m - k)
             for b in range(B):
                 for j in range(k, m):
@@ -229,7 +256,7 @@ def _kernel(vals, days, X, start, end, floor, q, q_screen, consecutive, early_wi
                 for j in range(k, m):
                     buf[j - k] = vals[mon[j], b, n]
                 buf.sort()
-                out_q75[b, n] = buf[int(0.75 * (m - k - 1))]
+                out_postq[b, n] = buf[int(post_quantile * (m - k - 1))]
             break
 
 
@@ -254,12 +281,13 @@ def detect_persistent_change(values: np.ndarray, days: np.ndarray, monitor_start
     date = np.zeros(N, np.int32)
     conf = np.zeros(N, np.float32)
     mag = np.zeros((B, N), np.float32)
-    q75 = np.full((B, N), np.nan, np.float32)
+    postq = np.full((B, N), np.nan, np.float32)
     rmse = np.zeros((B, N), np.float32)
     nh = np.zeros(N, np.int16)
     _kernel(vals, days, X, int(monitor_start), int(monitor_end), floor, chi2.ppf(params.threshold, B),
             chi2.ppf(params.screen_threshold, B), params.consecutive, params.early_window, params.early_share,
-            params.persistence, params.min_post_days, max(params.min_history_obs, X.shape[1] + 1), date, conf,
-            mag, q75, rmse, nh)
+            params.persistence, params.min_post_days, max(params.min_history_obs, X.shape[1] + 1),
+            params.post_quantile, date, conf,
+            mag, postq, rmse, nh)
     return PersistentResult(date.reshape(H, W), conf.reshape(H, W), mag.reshape(B, H, W),
-                            q75.reshape(B, H, W), rmse.reshape(B, H, W), nh.reshape(H, W))
+                            postq.reshape(B, H, W), rmse.reshape(B, H, W), nh.reshape(H, W))
