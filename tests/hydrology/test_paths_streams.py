@@ -17,6 +17,7 @@ from minewatch.analysis.hydrology import (
     extract_streams,
     flow_grid,
     flow_path,
+    point_cell,
     stream_lines,
     travel_time_h,
 )
@@ -71,6 +72,15 @@ def test_catchment_of_channel_cell():
     assert dist[0, 0] == pytest.approx(5 * 30 + 10 * 30)
     with pytest.raises(InputError):
         catchment(flow, 99, 0)
+    # a point given in coordinates (here the DEM's own CRS, and in lon/lat)
+    assert point_cell(flow, 1000.0 + 5.5 * 30, 5000.0 - 10.5 * 30, crs=None) == (10, 5)
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(32633, 4326, always_xy=True).transform(1000.0 + 5.5 * 30,
+                                                                            5000.0 - 10.5 * 30)
+    assert point_cell(flow, lon, lat) == (10, 5)
+    with pytest.raises(InputError, match="outside"):
+        point_cell(flow, 0.0, 0.0, crs=None)
 
 
 def test_streams_and_segments():

@@ -21,6 +21,7 @@ from minewatch.analysis.hydrology.paths import (
     catchment,
     downstream_distance,
     flow_path,
+    point_cell,
     travel_time_h,
 )
 from minewatch.analysis.hydrology.streams import extract_streams, stream_lines
@@ -29,5 +30,5 @@ __all__ = [
     "D8_CODES", "D8_OFFSETS", "NODATA", "OUTLET", "Dem", "FlowGrid", "catchment",
     "cell_sizes_m", "d8_accumulation", "d8_directions", "dinf_accumulation",
     "dinf_directions", "downstream_distance", "extract_streams", "fill_depressions",
-    "flow_grid", "flow_path", "read_dem", "stream_lines", "travel_time_h", "write_raster",
+    "flow_grid", "flow_path", "point_cell", "read_dem", "stream_lines", "travel_time_h", "write_raster",
 ]

@@ -113,7 +113,8 @@ def read_dem(path: str | os.PathLike, band: int = 1) -> Dem:
     if not p.exists():
         raise InputError(f"DEM file not found: {p}", hint="check the path")
     try:
-        with rasterio.open(p) as ds:
+        # GDAL_NUM_THREADS lets GDAL decompress tiles/strips of large DEMs in parallel
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(p) as ds:
             if band < 1 or band > ds.count:
                 raise InputError(f"DEM {p} has {ds.count} band(s); band {band} does not exist")
             data = ds.read(band)

@@ -103,6 +103,32 @@ def catchment(flow: FlowGrid, row: int, col: int) -> tuple[np.ndarray, np.ndarra
     return mask.reshape(flow.shape), out.reshape(flow.shape)
 
 
+def point_cell(flow: FlowGrid, x: float, y: float, crs: str | None = "EPSG:4326") -> tuple[int, int]:
+    """Row and column of the DEM cell holding point (x, y) given in ``crs``.
+
+    ``crs=None`` means the coordinates are already in the DEM's CRS.
+
+    Raises
+    ------
+    InputError
+        When the point falls outside the DEM or on a nodata cell.
+    """
+    if crs is not None:
+        from pyproj import Transformer
+
+        if flow.dem.crs is None:
+            raise InputError(f"DEM {flow.dem.path or '<array>'} has no CRS; pass crs=None and "
+                             "coordinates in the DEM grid's units")
+        tr = Transformer.from_crs(crs, flow.dem.crs.to_wkt(), always_xy=True)
+        x, y = tr.transform(x, y)
+    row, col = flow.dem.rowcol(x, y)
+    nrows, ncols = flow.shape
+    if not (0 <= row < nrows and 0 <= col < ncols) or not flow.valid[row, col]:
+        raise InputError(f"point ({x:.6g}, {y:.6g}) is outside DEM {flow.dem.path or '<array>'} "
+                         f"(bounds {flow.dem.bounds}) or on nodata")
+    return row, col
+
+
 def catchment_cells(flow: FlowGrid, cell: int) -> np.ndarray:
     """Flat indices of the catchment of flat cell index ``cell``."""
     nrows, ncols = flow.shape
