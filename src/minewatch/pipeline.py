@@ -43,6 +43,10 @@ REQUIRED_BANDS = ("blue", "red", "nir", "swir16", "swir22")
 MASK_BANDS = ("scl", "qa_pixel", "datamask")
 COMPOSITE_BANDS = ("red", "green", "blue", "swir22", "nir")
 MIN_HISTORY_DAYS = 300
+#: How far from a downstream flow path a receptor of each kind may lie and still be on it:
+#: a village is an area of houses beside the river (its edge, not its centre point, is on
+#: the bank); intakes, wells and springs are points (hydrology's default, max(60 m, 3 cells)).
+RECEPTOR_SNAP_M = {"village": 250.0, "settlement": 250.0, "town": 250.0}
 
 
 @dataclass
@@ -280,6 +284,7 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
             [{"receptor_id": r.receptor_id, "kind": r.kind, "name": r.name, "geometry": r.geometry}
              for r in receptors],
             max_distance_m=req.max_flow_distance_m,
+            snap_distance_m=RECEPTOR_SNAP_M,
         )
         progress("tracing downstream", 1, 1)
     elif req.dem is None and receptors:

@@ -169,7 +169,7 @@ def receptors_downstream(
     sources: Sequence[tuple[str, Any]],
     receptors: Sequence[dict],
     max_distance_m: float = 20000.0,
-    snap_distance_m: float | None = None,
+    snap_distance_m: float | dict[str, float] | None = None,
     velocity_m_s: float = 0.5,
     input_crs: str = INPUT_CRS,
 ) -> RiskResult:
@@ -193,9 +193,11 @@ def receptors_downstream(
         ``input_crs`` (other geometries use a representative point).
     max_distance_m : float
         How far downstream to look, along the flow path.
-    snap_distance_m : float, optional
+    snap_distance_m : float or dict, optional
         How close to the path a receptor must be; default
-        :func:`default_snap_distance_m` (max(60 m, 3 cells)).
+        :func:`default_snap_distance_m` (max(60 m, 3 cells)). A dict maps receptor
+        kinds to distances (a village is an area beside the river, an intake sits on
+        its bank); kinds it does not name use the default.
     velocity_m_s : float
         Stated mean flow velocity for ``travel_time_h = distance / velocity``.
     input_crs : str
@@ -219,8 +221,12 @@ def receptors_downstream(
     if not (velocity_m_s > 0):
         raise InputError(f"velocity_m_s must be positive, got {velocity_m_s}",
                          hint="0.5 m/s is a typical mean for small rivers")
-    if snap_distance_m is not None and not (snap_distance_m >= 0):
-        raise InputError(f"snap_distance_m must be >= 0, got {snap_distance_m}")
+    snap_by_kind = dict(snap_distance_m) if isinstance(snap_distance_m, dict) else {}
+    if isinstance(snap_distance_m, dict):
+        snap_distance_m = None
+    for value in [snap_distance_m, *snap_by_kind.values()]:
+        if value is not None and not (value >= 0):
+            raise InputError(f"snap_distance_m must be >= 0, got {value}")
     src_list = []
     seen: set[str] = set()
     for i, item in enumerate(sources):
@@ -239,7 +245,7 @@ def receptors_downstream(
     snap = default_snap_distance_m(flow) if snap_distance_m is None else float(snap_distance_m)
     result = RiskResult(params={
         "dem": flow.dem.path, "max_distance_m": float(max_distance_m),
-        "snap_distance_m": snap, "velocity_m_s": float(velocity_m_s),
+        "snap_distance_m": snap, "snap_distance_by_kind_m": snap_by_kind, "velocity_m_s": float(velocity_m_s),
         "cell_size_m": [float(flow.dx_m[flow.shape[0] // 2]), float(flow.dy_m[flow.shape[0] // 2])],
         "routing": "D8 on a depression-filled DEM with flats routed (Barnes et al. 2014)",
     })
@@ -287,10 +293,11 @@ def receptors_downstream(
         if not (0 <= row < nrows and 0 <= col < ncols) or not flow.valid[row, col]:
             result.outside_dem.append(rid)
             continue
-        rr, cc = _window(flow, row, col, snap)
+        snap_r = float(snap_by_kind.get(kind, snap))
+        rr, cc = _window(flow, row, col, snap_r)
         ex, ny = _metric_offsets(flow, x, y, rr, cc)
         d = np.hypot(ex, ny)
-        keep = d <= snap
+        keep = d <= snap_r
         located.append((rid, kind, name, rr[keep] * ncols + cc[keep], d[keep]))
 
     hits: dict[str, dict[str, tuple[float, int, float]]] = {}
