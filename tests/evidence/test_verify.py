@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 
 from minewatch.cli.main import main
 from minewatch.evidence import verify_run

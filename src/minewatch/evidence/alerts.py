@@ -34,13 +34,13 @@ from rasterio.windows import Window
 from minewatch.analysis import compliance as comp
 from minewatch.analysis.indices import bsi, mndwi, ndvi
 from minewatch.atomic import atomic_path, write_text
-from minewatch.imagery.load import Grid, load_tile
+from minewatch.imagery.load import Grid
 from minewatch.imagery.masks import CLEAR, hints_from_qa_pixel, hints_from_scl, screen_observations
 
 TRUE_COLOUR = ("red", "green", "blue")
 SWIR_FALSE_COLOUR = ("swir22", "nir", "red")
 MIN_CHIP_PX = 48
-MAX_GROUP_PX = 160
+MAX_GROUP_PX = 256  # the pipeline's default tile size
 SERIES_FIELDS = ("date", "item_id", "role", "alert_pixels", "clear_pixels", "ndvi", "bsi", "mndwi", "swir16")
 
 
@@ -78,13 +78,16 @@ def _union(a: Window, b: Window) -> Window:
 
 
 def group_windows(chips: list[AlertChip], max_px: int = MAX_GROUP_PX) -> list[tuple[Window, list[AlertChip]]]:
-    """Merge chip windows into read windows when the merged window stays small and mostly useful."""
+    """Merge chip windows into as few read windows as possible, each at most ``max_px`` a side.
+
+    Reading is dominated by the number of (file, window) reads, so one window of the size of an
+    analysis tile (the memory the pipeline already uses per tile) beats several small ones.
+    """
     groups: list[tuple[Window, list[AlertChip]]] = []
     for chip in sorted(chips, key=lambda c: (c.window.row_off, c.window.col_off)):
         for i, (win, members) in enumerate(groups):
             u = _union(win, chip.window)
-            useful = win.width * win.height + chip.window.width * chip.window.height
-            if max(u.width, u.height) <= max_px and u.width * u.height <= 1.6 * useful:
+            if max(u.width, u.height) <= max_px:
                 groups[i] = (u, members + [chip])
                 break
         else:

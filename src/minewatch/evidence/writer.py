@@ -97,7 +97,7 @@ def write_alert_evidence(target: Path, req, summary: dict, used, arrays, alerts:
     for r in summary["receptors_at_risk"]:
         for a in r["alert_ids"]:
             receptors_by_alert.setdefault(a, []).append(r)
-    site = summary.get("site") or Path(summary["catalog"]).parent.name or summary["catalog"]
+    site = summary.get("site") or summary["catalog"]
     links: dict[str, str] = {}
 
     def chip_mask(chip: ev.AlertChip):
