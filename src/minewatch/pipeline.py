@@ -85,6 +85,7 @@ class RunArrays:
     after: np.ndarray  # same, last monitored year
     clear_share: list[float]
     onset_outside: np.ndarray | None = None  # bool: disturbed outside any valid licence at onset
+    footprint: np.ndarray | None = None  # uint8: 0 other, 1 bare ground, 2 open water (last year)
     alert_raster: np.ndarray | None = None  # int32 alert number (A0001 -> 1), 0 = none
 
 
@@ -174,6 +175,17 @@ def _process(items: list[SceneItem], grid: Grid, req: AnalysisRequest, progress:
     confidence[onset == 0] = 0
     share = [float(c) / v if v else 0.0 for c, v in zip(clear_count, valid_count, strict=True)]
     return RunArrays(grid, onset, confidence, before, after, share)
+
+
+def surface_footprint(composite: np.ndarray) -> np.ndarray:
+    """Bare ground / open water in a (COMPOSITE_BANDS, h, w) median composite: 0 other, 1 bare, 2 water."""
+    red, nir = composite[COMPOSITE_BANDS.index("red")], composite[COMPOSITE_BANDS.index("nir")]
+    with np.errstate(all="ignore"):
+        ndvi = (nir - red) / (nir + red)
+    out = np.zeros(red.shape, np.uint8)
+    out[ndvi < 0.2] = 1
+    out[(nir < 0.05) & (ndvi < 0)] = 2
+    return out
 
 
 def _write_raster(path: Path, array: np.ndarray, grid: Grid, nodata=None, **tags) -> None:
@@ -290,6 +302,9 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
     elif req.dem is None and receptors:
         notes.append("receptors given without --dem: downstream tracing skipped")
 
+    footprint = surface_footprint(arrays.after)
+    arrays.footprint = footprint
+    any_licence = np.logical_or.reduce(list(result.inside_masks.values()))
     licence_rows = []
     for lid in dict.fromkeys(p.licence_id for p in periods):
         p = [q for q in periods if q.licence_id == lid][-1]  # newest version
@@ -300,6 +315,7 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
             "commodity": p.commodity,
             "status": p.status,
             "disturbed_area_ha": round(float((disturbed & mask).sum() * px_ha), 4),
+            "footprint_ha": round(float(((footprint > 0) & mask).sum() * px_ha), 4),
             "authorised_disturbed_area_ha": round(
                 float(sum(((result.period_index == k) & disturbed).sum() for k, q in enumerate(periods)
                           if q.licence_id == lid) * px_ha), 4),
@@ -320,6 +336,15 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
             "first_date": comp.from_day(first).isoformat() if first else None,
             "n_alerts": len(alerts),
             "timeline": _area_timeline(arrays.onset, result.outside, px_ha),
+        },
+        "footprint": {
+            "definition": "bare ground (NDVI < 0.2) or open water (NIR < 0.05 and NDVI < 0) in the median "
+                          "of clear observations of the last monitored year: the mine as it stands, with any "
+                          "natural bare ground or water in the scene",
+            "bare_ha": round(float((footprint == 1).sum() * px_ha), 4),
+            "water_ha": round(float((footprint == 2).sum() * px_ha), 4),
+            "inside_licences_ha": round(float(((footprint > 0) & any_licence).sum() * px_ha), 4),
+            "outside_licences_ha": round(float(((footprint > 0) & ~any_licence).sum() * px_ha), 4),
         },
         "licences": licence_rows,
         "alerts": [{k: v for k, v in a.items() if k != "geometry_obj"} for a in alerts],
@@ -361,6 +386,8 @@ def _write_outputs(req, summary, arrays: RunArrays, alerts, risk, periods, recep
                   DESCRIPTION="onset of new mining disturbance, days since 1970-01-01, 0 = none")
     _write_raster(out / "confidence.tif", arrays.confidence, grid,
                   DESCRIPTION="confidence of the disturbance call, 0..1")
+    _write_raster(out / "footprint.tif", arrays.footprint, grid,
+                  DESCRIPTION="surface in the last monitored year: 0 other, 1 bare ground, 2 open water")
     features = [{"type": "Feature", "properties": {k: v for k, v in a.items() if k not in ("geometry", "geometry_obj")},
                  "geometry": a["geometry"]} for a in alerts]
     write_text(out / "alerts.geojson", json.dumps({"type": "FeatureCollection", "features": features}, indent=1))

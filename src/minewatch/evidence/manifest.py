@@ -38,6 +38,7 @@ SIGNATURE = "manifest.json.sig"
 OUTPUT_CHECKS = {
     "disturbance_date.tif": "exact",
     "confidence.tif": "tolerance",
+    "footprint.tif": "exact",
     "alerts.geojson": "alerts",
     "summary.json": "summary",
 }

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from minewatch import __version__
 from minewatch.errors import MinewatchError
+from minewatch.evidence.writer import STANDARD_OUTPUTS
 from minewatch.evidence import compare
 from minewatch.evidence.hashing import sha256_bytes, sha256_file
 from minewatch.evidence.manifest import (
@@ -195,8 +196,7 @@ def check_outputs(manifest: dict, run_dir: Path, report: VerifyReport, hasher: _
         rel = path.relative_to(run_dir).as_posix()
         if path.is_file() and rel not in listed and rel not in own:
             extra.append(rel)
-    for name in ("disturbance_date.tif", "confidence.tif", "alerts.geojson", "summary.json", "report.html",
-                 "report.pdf"):
+    for name in (*STANDARD_OUTPUTS, "report.pdf"):
         if (run_dir / name).is_file() and name not in listed:
             extra.append(name)
     for rel in extra:

@@ -18,15 +18,15 @@ from minewatch.evidence.manifest import (
     DIGEST, EVIDENCE_DIR, MANIFEST, SIGNATURE, manifest_bytes, new_manifest, output_record, record_inputs)
 from minewatch.evidence.sheets import render_sheet
 from minewatch.imagery.load import load_tile
+from minewatch.pipeline import MASK_BANDS, REFLECTANCE_BANDS
 from minewatch.reports import figures
 from minewatch.reports.html import b64, render_report
 from minewatch.reports.i18n import Translator
 from minewatch.reports.text import disturbance_centre
 
 #: The run's standard outputs, in the run folder (see docs/batch-contract.md).
-STANDARD_OUTPUTS = ("disturbance_date.tif", "confidence.tif", "alerts.geojson", "summary.json", "report.html")
-REFLECTANCE_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
-MASK_BANDS = ("scl", "qa_pixel", "datamask")
+STANDARD_OUTPUTS = ("disturbance_date.tif", "confidence.tif", "footprint.tif", "alerts.geojson", "summary.json",
+                    "report.html")
 COMPOSITE = {"truecolor": ev.TRUE_COLOUR, "swir": ev.SWIR_FALSE_COLOUR}
 #: Alerts that get image chips, a time series and a sheet (the rest: alert.json only), see docs/evidence.md.
 MAX_FULL_ALERTS = 30
