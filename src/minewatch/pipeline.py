@@ -163,7 +163,7 @@ def _process(items: list[SceneItem], grid: Grid, req: AnalysisRequest, progress:
         valid_count += (status != 1).reshape(len(items), -1).sum(axis=1)
         stack = change_stack(data)
         stack[~np.broadcast_to(clear[:, None], stack.shape)] = np.nan
-        tile = map_tile(stack, days, start_day, end_day, req.params)
+        tile = map_tile(stack, days, start_day, end_day, req.params, backend=req.backend)
         rows = slice(int(window.row_off), int(window.row_off + window.height))
         cols = slice(int(window.col_off), int(window.col_off + window.width))
         onset[rows, cols] = tile.onset

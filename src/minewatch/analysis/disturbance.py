@@ -70,6 +70,7 @@ def map_tile(
     monitor_start: int,
     monitor_end: int,
     params: DisturbanceParams,
+    backend: str = "auto",
 ) -> TileDisturbance:
     """Map new mining disturbance in one tile.
 
@@ -80,7 +81,7 @@ def map_tile(
     days
         (T,) days since 1970-01-01.
     """
-    res = detect_persistent_change(stack, days, monitor_start, monitor_end, params.change)
+    res = detect_persistent_change(stack, days, monitor_start, monitor_end, params.change, backend=backend)
     changed = res.date > 0
     mag = res.magnitude
     direction = (

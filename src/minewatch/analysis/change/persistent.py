@@ -36,6 +36,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from minewatch.analysis.change.design import design_matrix
+from minewatch.analysis.change.engine import resolve_backend
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def _kernel(vals, days, X, start, end, floor, q, q_screen, consecutive, early_wi
 
 
 def detect_persistent_change(values: np.ndarray, days: np.ndarray, monitor_start: int, monitor_end: int,
-                             params: PersistentParams | None = None) -> PersistentResult:
+                             params: PersistentParams | None = None, backend: str = "auto") -> PersistentResult:
     """Find each pixel's first lasting change in ``[monitor_start, monitor_end]``.
 
     Parameters
@@ -270,8 +271,16 @@ def detect_persistent_change(values: np.ndarray, days: np.ndarray, monitor_start
         (T, B, H, W) float32, NaN = missing observation.
     days
         (T,) int days since 1970-01-01, increasing.
+    backend
+        ``"cpu"`` (Numba, all cores), ``"gpu"`` (PyTorch on CUDA), ``"torch"`` (PyTorch on
+        whatever device it has) or ``"auto"`` (the GPU when one is usable, else the CPU).
     """
     params = params or PersistentParams()
+    if resolve_backend(backend) in ("gpu", "torch"):
+        from minewatch.analysis.change.persistent_torch import detect_persistent_change_torch
+
+        return detect_persistent_change_torch(values, days, monitor_start, monitor_end, params,
+                                              device="cuda" if resolve_backend(backend) == "gpu" else None)
     T, B, H, W = values.shape
     N = H * W
     vals = np.ascontiguousarray(values.reshape(T, B, N), dtype=np.float32)
