@@ -46,6 +46,8 @@ def compare_raster(recorded: Path, rerun: Path, name: str, tolerance: float | No
         out.append(f"{name}: data type differs: recorded {a.dtype}, re-run {b.dtype}")
     if tolerance is None:
         diff = a != b
+        if np.issubdtype(a.dtype, np.floating) and np.issubdtype(b.dtype, np.floating):
+            diff &= ~(np.isnan(a) & np.isnan(b))
         rule = "exactly"
     else:
         af = a.astype(np.float64)
@@ -57,7 +59,7 @@ def compare_raster(recorded: Path, rerun: Path, name: str, tolerance: float | No
     n = int(diff.sum())
     if n:
         rows, cols = np.nonzero(diff)
-        examples = "; ".join(f"row {r}, col {c}: recorded {a[r, c]!r}, re-run {b[r, c]!r}"
+        examples = "; ".join(f"row {r}, col {c}: recorded {a[r, c].item()!r}, re-run {b[r, c].item()!r}"
                              for r, c in zip(rows[:MAX_EXAMPLES], cols[:MAX_EXAMPLES], strict=True))
         extra = ""
         if tolerance is not None:
