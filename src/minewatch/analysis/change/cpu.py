@@ -25,9 +25,11 @@ METHOD_COLD = 0
 METHOD_MOSUM = 1
 HEAD_TRIM = 8  # at most this many observations are trimmed after the ROC start
 SCREEN_PASSES = 3  # outlier screening passes over the history
+# floating-point licences for the kernels; no 'nnan'/'ninf': they rely on NaN tests
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _cholesky_solve(G, R, L, beta, P, B):
     """Solve ``G beta = R`` (G symmetric P x P, R P x B) by Cholesky; False if singular."""
     for i in range(P):
@@ -57,8 +59,8 @@ def _cholesky_solve(G, R, L, beta, P, B):
     return True
 
 
-@nb.njit(cache=True, nogil=True)
-def _fit(vals, pix, X, vidx, lo, hi, keep, G, R, L, beta, P, B):
+@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _fit(yb, kp, X, vidx, lo, hi, keep, G, R, L, beta, P, B):
     """OLS on valid positions ``lo..hi-1`` with ``keep`` set; returns the number used."""
     for i in range(P):
         for j in range(P):
@@ -76,7 +78,7 @@ def _fit(vals, pix, X, vidx, lo, hi, keep, G, R, L, beta, P, B):
             for j in range(i + 1):
                 G[i, j] += xi * X[t, j]
             for b in range(B):
-                R[i, b] += xi * vals[t, b, pix]
+                R[i, b] += xi * yb[kp, t, b]
     for i in range(P):
         for j in range(i + 1, P):
             G[i, j] = G[j, i]
@@ -104,8 +106,8 @@ def _median(buf, n):
     return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
 
 
-@nb.njit(cache=True, nogil=True)
-def _roc_start(vals, pix, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv, pv, wbuf, sbuf):
+@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _roc_start(yb, kp, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv, pv, wbuf, sbuf):
     """Start (valid position) of the stable history by the reverse-ordered Rec-CUSUM test.
 
     For each band the history is reversed, recursive residuals are computed by recursive
@@ -124,7 +126,7 @@ def _roc_start(vals, pix, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv
                 R[i, 0] = 0.0
             for k in range(r0):
                 t = vidx[nh - 1 - k]
-                y = vals[t, b, pix]
+                y = yb[kp, t, b]
                 for i in range(P):
                     for j in range(P):
                         G[i, j] += X[t, i] * X[t, j]
@@ -152,7 +154,7 @@ def _roc_start(vals, pix, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv
         nw = 0
         for k in range(r0, nh):
             t = vidx[nh - 1 - k]
-            y = vals[t, b, pix]
+            y = yb[kp, t, b]
             f = 1.0
             pred = 0.0
             for i in range(P):
@@ -203,7 +205,7 @@ def _roc_start(vals, pix, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv
     return best
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
+@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FASTMATH)
 def detect_kernel(
     vals,  # float32 (T, B, N)
     X,  # float64 (T, P)
@@ -252,7 +254,14 @@ def detect_kernel(
         sig = np.empty(B, np.float64)
         p0 = blk * BLOCK
         p1 = min(N, p0 + BLOCK)
+        # copy the block's series once, pixel-major (contiguous reads of the input)
+        yb = np.empty((p1 - p0, T, B), np.float64)
+        for t in range(T):
+            for b in range(B):
+                for kk in range(p1 - p0):
+                    yb[kk, t, b] = vals[t, b, p0 + kk]
         for pix in range(p0, p1):
+            kp = pix - p0
             flag[pix] = 0
             date_idx[pix] = -1
             stat[pix] = 0.0
@@ -265,7 +274,7 @@ def detect_kernel(
             for t in range(T):
                 ok = True
                 for b in range(B):
-                    v = vals[t, b, pix]
+                    v = yb[kp, t, b]
                     if not math.isfinite(v):
                         ok = False
                         break
@@ -278,7 +287,7 @@ def detect_kernel(
             start = 0
             if roc and nh >= min_hist:
                 start = _roc_start(
-                    vals, pix, X, vidx, nh, P, B, roc_crit, roc_robust, G, R, L, beta, Pm, xv,
+                    yb, kp, X, vidx, nh, P, B, roc_crit, roc_robust, G, R, L, beta, Pm, xv,
                     pv, buf, score,
                 )
             for q in range(nv):
@@ -292,7 +301,7 @@ def detect_kernel(
                 if m > 0:
                     for q in range(start, start + m):
                         keep[q] = False
-                    n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                    n_used = _fit(yb, kp, X, vidx, start, nh, keep, G, R, L, beta, P, B)
                     for q in range(start, start + m):
                         keep[q] = True
                     if n_used > 0:
@@ -303,7 +312,7 @@ def detect_kernel(
                                 pred = 0.0
                                 for i in range(P):
                                     pred += X[t, i] * beta[i, b]
-                                e = vals[t, b, pix] - pred
+                                e = yb[kp, t, b] - pred
                                 res[q, b] = e
                                 if q >= start + m:
                                     ss += e * e
@@ -323,27 +332,29 @@ def detect_kernel(
                 status[pix] = 1
                 continue
             # 3. fit
-            n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+            n_used = _fit(yb, kp, X, vidx, start, nh, keep, G, R, L, beta, P, B)
             if n_used < 0:
                 nhist[pix] = nh - start
                 status[pix] = 1
                 continue
+            fresh = False
             if screen:
                 # Tmask-like screening: score the kept history observations against the
                 # current fit, drop the outliers and refit, up to SCREEN_PASSES times
                 for ps in range(1, SCREEN_PASSES + 1):
                     for b in range(B):
                         ss = 0.0
-                        for q in range(start, nh):
+                        for q in range(start, nv):
                             t = vidx[q]
                             pred = 0.0
                             for i in range(P):
                                 pred += X[t, i] * beta[i, b]
-                            e = vals[t, b, pix] - pred
+                            e = yb[kp, t, b] - pred
                             res[q, b] = e
-                            if keep[q]:
+                            if q < nh and keep[q]:
                                 ss += e * e
                         rm[b] = max(math.sqrt(ss / max(n_used - P, 1)), floor[b])
+                    fresh = True
                     n_drop = 0
                     for q in range(start, nh):
                         if not keep[q]:
@@ -363,25 +374,27 @@ def detect_kernel(
                     for q in range(start, nh):
                         if dropped[q] == ps:
                             keep[q] = False
-                    n2 = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                    n2 = _fit(yb, kp, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                    fresh = False
                     if n2 < 0:
                         # undo this pass and restore the previous fit
                         for q in range(start, nh):
                             if dropped[q] == ps:
                                 dropped[q] = 0
                                 keep[q] = True
-                        n_used = _fit(vals, pix, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                        n_used = _fit(yb, kp, X, vidx, start, nh, keep, G, R, L, beta, P, B)
                         break
                     n_used = n2
             nhist[pix] = n_used
-            # residuals of all valid positions from `start`
-            for q in range(start, nv):
-                t = vidx[q]
-                for b in range(B):
-                    pred = 0.0
-                    for i in range(P):
-                        pred += X[t, i] * beta[i, b]
-                    res[q, b] = vals[t, b, pix] - pred
+            # residuals of all valid positions from `start` (unless the screening's are current)
+            if not fresh:
+                for q in range(start, nv):
+                    t = vidx[q]
+                    for b in range(B):
+                        pred = 0.0
+                        for i in range(P):
+                            pred += X[t, i] * beta[i, b]
+                        res[q, b] = yb[kp, t, b] - pred
             dof = max(n_used - P, 1)
             for b in range(B):
                 ss = 0.0
@@ -437,6 +450,7 @@ def detect_kernel(
                     # strongest window of `consecutive` (or fewer, at the end) observations
                     best = 0.0
                     w = min(consecutive, nv - nh)
+                    qbest = nh
                     for q in range(nh, nv - w + 1):
                         smin = score[q]
                         for r in range(q, q + w):
@@ -444,13 +458,12 @@ def detect_kernel(
                                 smin = score[r]
                         if smin > best:
                             best = smin
+                            qbest = q
                     stat[pix] = best
                     for b in range(B):
-                        n = 0
-                        for q in range(nh, nv):
-                            buf[n] = res[q, b]
-                            n += 1
-                        mag[b, pix] = _median(buf, n)
+                        for q in range(w):
+                            buf[q] = res[qbest + q, b]
+                        mag[b, pix] = _median(buf, w)
             else:
                 ns = nh - start
                 h = int(ns * hfrac)

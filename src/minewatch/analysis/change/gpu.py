@@ -327,6 +327,7 @@ def _run_chunk(y, X, n_split, bound, method, c, chi_thr, screen, screen_thr, roc
         ring = torch.full((c, n), float("inf"), dtype=dt, device=dev)
         cnt = torch.zeros(n, dtype=torch.long, device=dev)
         best = torch.zeros(n, dtype=dt, device=dev)
+        best_end = torch.full((n,), -1, dtype=torch.long, device=dev)  # pos of window end
         for t in range(n_split, T):
             v = mon[t]
             ex = v & (score[t] > chi_thr)
@@ -337,7 +338,9 @@ def _run_chunk(y, X, n_split, bound, method, c, chi_thr, screen, screen_thr, roc
             ring = torch.where(v[None, :], torch.cat([ring[1:], score[t][None]], 0), ring)
             cnt = cnt + v.long()
             wmin = ring.min(0).values
-            best = torch.where(v & (cnt >= c) & (wmin > best), wmin, best)
+            better = v & (cnt >= c) & (wmin > best)
+            best = torch.where(better, wmin, best)
+            best_end = torch.where(better, pos[t], best_end)
         # pixels with fewer than c monitoring observations: one window of all of them
         short = (nm < c) & (nm > 0)
         allmin = torch.where(mon, score, torch.full_like(score, float("inf"))).min(0).values
@@ -349,7 +352,13 @@ def _run_chunk(y, X, n_split, bound, method, c, chi_thr, screen, screen_thr, roc
         stat = torch.where(found, smin, best)
         flag = found
         date_idx = torch.where(found, st, date_idx)
-        mag_mask = torch.where(found[None, :], conf_mask, mon)
+        # no break: the strongest window (the first one when none scores above 0; all
+        # monitoring observations when there are fewer than c)
+        w = torch.clamp(nm, max=c)
+        first_end = nh + w - 1
+        best_end = torch.where(best_end < 0, first_end, best_end)
+        win = mon & (pos > (best_end - w)[None, :]) & (pos <= best_end[None, :])
+        mag_mask = torch.where(found[None, :], conf_mask, win)
         mag = _masked_median(r, mag_mask)  # (B, n)
     else:
         ns = (nh - start).clamp(min=1)

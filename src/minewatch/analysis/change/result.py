@@ -24,8 +24,9 @@ class BreakResult:
         Days since 1970-01-01 of the first observation of the confirmed change; 0 = none.
     magnitude : float32, shape (B, H, W)
         Signed median residual (observed minus model) per band over the confirming
-        observations (COLD) or over the monitoring observations from the break on (MOSUM;
-        all monitoring observations when there is no break).
+        observations (COLD; without a break: over the strongest run of ``consecutive``
+        observations, the one that gives the confidence) or over the monitoring
+        observations from the break on (MOSUM; all of them when there is no break).
     confidence : float32 in [0, 1]
         COLD: chi-square probability of the weakest confirming observation (of the
         strongest run when there is no break). MOSUM: ``r^2 / (1 + r^2)`` with ``r`` the
