@@ -236,89 +236,18 @@ def _key32(zbits, i):
     return (ob << np.uint64(32)) | np.uint64(i)
 
 
-@njit(cache=True)
-def _heap4_push(h, size, key):
-    pos = size
-    while pos > 0:
-        parent = (pos - 1) >> 2
-        hp = h[parent]
-        if hp <= key:
-            break
-        h[pos] = hp
-        pos = parent
-    h[pos] = key
+_BCH = 64  # bucket-queue chunk size (entries)
 
 
 @njit(cache=True)
-def _heap4_pop(h, size):
-    top = h[0]
-    size -= 1
-    key = h[size]
-    pos = 0
-    while True:
-        c = 4 * pos + 1
-        if c >= size:
-            break
-        m = c
-        hm = h[c]
-        end = c + 4 if c + 4 <= size else size
-        for q in range(c + 1, end):
-            if h[q] < hm:
-                hm = h[q]
-                m = q
-        if hm >= key:
-            break
-        h[pos] = hm
-        pos = m
-    if size > 0:
-        h[pos] = key
-    return top
-
-
-_RCH = 512  # radix-heap chunk size (entries)
-
-
-@njit(cache=True, inline="always")
-def _bitlen32(x):
-    b = 0
-    if x >= np.uint64(65536):
-        x >>= np.uint64(16)
-        b += 16
-    if x >= np.uint64(256):
-        x >>= np.uint64(8)
-        b += 8
-    if x >= np.uint64(16):
-        x >>= np.uint64(4)
-        b += 4
-    if x >= np.uint64(4):
-        x >>= np.uint64(2)
-        b += 2
-    if x >= np.uint64(2):
-        x >>= np.uint64(1)
-        b += 1
-    return b + np.int64(x)
-
-
-class _RadixState:  # documentation only: the radix heap lives in plain arrays
-    """Radix heap (Ahuja et al. 1990) for monotone priority queues.
-
-    Entries are uint64 ``key << 32 | cell`` with 32-bit order-preserving keys;
-    bucket ``b`` holds keys whose highest bit differing from the last popped
-    key is bit ``b - 1`` (bucket 0: equal keys). Buckets are linked lists of
-    fixed-size chunks from one pool, so pushes are O(1) appends and each entry
-    is moved at most 32 times.
-    """
-
-
-@njit(cache=True)
-def _rh_alloc(pool, prev, free, nfree, nalloc):
+def _bq_alloc(pool, prev, free, nfree, nalloc):
     """Return (chunk, pool, prev, free, nfree, nalloc) with a fresh chunk id."""
     if nfree > 0:
         nfree -= 1
         return free[nfree], pool, prev, free, nfree, nalloc
     if nalloc == pool.shape[0]:
         cap = pool.shape[0] * 2
-        p2 = np.empty((cap, _RCH), dtype=np.uint64)
+        p2 = np.empty((cap, _BCH), dtype=np.uint64)
         p2[:nalloc] = pool[:nalloc]
         pr2 = np.empty(cap, dtype=np.int64)
         pr2[:nalloc] = prev[:nalloc]
@@ -330,43 +259,94 @@ def _rh_alloc(pool, prev, free, nfree, nalloc):
     return c, pool, prev, free, nfree, nalloc
 
 
+@njit(cache=True, inline="always")
+def _bh_push(h, size, key):
+    pos = size
+    while pos > 0:
+        parent = (pos - 1) >> 1
+        hp = h[parent]
+        if hp <= key:
+            break
+        h[pos] = hp
+        pos = parent
+    h[pos] = key
+
+
+@njit(cache=True, inline="always")
+def _bh_pop(h, size):
+    top = h[0]
+    size -= 1
+    key = h[size]
+    pos = 0
+    while True:
+        c = 2 * pos + 1
+        if c >= size:
+            break
+        if c + 1 < size and h[c + 1] < h[c]:
+            c += 1
+        if h[c] >= key:
+            break
+        h[pos] = h[c]
+        pos = c
+    if size > 0:
+        h[pos] = key
+    return top
+
+
 @njit(cache=True)
 def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
-    """:func:`priority_flood_fill` for float32 grids, with a radix heap.
+    """:func:`priority_flood_fill` for float32 grids, with a bucketed priority queue.
 
     Priority-Flood pops cells in non-decreasing order of level, so its queue
-    is monotone and a radix heap keyed on the order-preserving bit pattern of
-    the float32 elevation replaces the binary heap: O(1) pushes, cheap pops,
-    sequential memory access. ``zbits`` is ``z.view(np.uint32)``. Also uses the
-    FIFO pit queue of Priority-Flood+ and the trace-up of Zhou et al. (2016);
-    ``parent`` is filled as in :func:`priority_flood_fill`, except that cells
-    without a route hold 255 instead of 0.
+    is monotone: the elevation range is cut into up to 65536 buckets; cells
+    above the bucket being flooded wait, unsorted, in chunked lists, and only
+    the current bucket lives in a (small, cache-resident) binary heap of
+    uint64 entries ``order-preserving float bits << 32 | cell``. ``zbits`` is
+    ``z.view(np.uint32)``. Also uses the FIFO pit queue of Priority-Flood+ and
+    the trace-up of Zhou et al. (2016). ``parent`` is filled as in
+    :func:`priority_flood_fill`, except that cells without a route hold 255
+    instead of 0.
     """
     n = nrows * ncols
     # ``parent`` doubles as the "closed" flag (non-zero = reached), saving one
     # randomly accessed array: 255 = reached without a route, other = route.
     closed = parent
-    pool = np.empty((64, _RCH), dtype=np.uint64)
-    prev = np.empty(64, dtype=np.int64)
-    free = np.empty(64, dtype=np.int64)
+    zmin = np.inf
+    zmax = -np.inf
+    for i in range(n):
+        if valid[i]:
+            zi = np.float64(z[i])
+            if zi < zmin:
+                zmin = zi
+            if zi > zmax:
+                zmax = zi
+        else:
+            closed[i] = 255
+    if zmin > zmax:
+        return
+    nb = 65536
+    if n // 16 + 1 < nb:
+        nb = n // 16 + 1
+    scale = (nb - 1) / (zmax - zmin) if zmax > zmin else 0.0
+    pool = np.empty((256, _BCH), dtype=np.uint64)
+    prev = np.empty(256, dtype=np.int64)
+    free = np.empty(256, dtype=np.int64)
     nfree = 0
     nalloc = 0
-    bhead = np.full(33, -1, dtype=np.int64)
-    bfill = np.zeros(33, dtype=np.int64)
-    bcount = np.zeros(33, dtype=np.int64)
-    total = 0
-    last = np.uint64(0)
+    bhead = np.full(nb, -1, dtype=np.int64)
+    bfill = np.zeros(nb, dtype=np.int64)
+    waiting = 0  # entries in bucket lists
+    heap = np.empty(1024, dtype=np.uint64)
+    hsize = 0
     low32 = np.uint64(0xFFFFFFFF)
-    sh32 = np.uint64(32)
     pcap = 4096
     pit = np.empty(pcap, dtype=np.int64)
     tstack = np.empty(4096, dtype=np.int64)
     phead = 0
     ptail = 0
-    for i in range(n):
-        if not valid[i]:
-            closed[i] = 255
-    # ---- seeds
+    # entries are pushed through one code path: ``pend`` collects them first
+    pend = np.empty(4096, dtype=np.int64)
+    npend = 0
     for r in range(nrows):
         for c in range(ncols):
             i = r * ncols + c
@@ -379,19 +359,38 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
                         seed = True
                         break
             if seed:
-                item = _key32(zbits, i)
-                b = _bitlen32((item >> sh32) ^ last)
-                if bhead[b] < 0 or bfill[b] == _RCH:
-                    ch, pool, prev, free, nfree, nalloc = _rh_alloc(pool, prev, free, nfree, nalloc)
+                closed[i] = 255
+                if npend == pend.shape[0]:
+                    p2 = np.empty(npend * 2, dtype=np.int64)
+                    p2[:npend] = pend[:npend]
+                    pend = p2
+                pend[npend] = i
+                npend += 1
+    cur = -1  # seeds go to their buckets; the first pop takes the lowest
+    while True:
+        # ---- push pending cells into the bucket queue
+        for q in range(npend):
+            i = pend[q]
+            item = _key32(zbits, i)
+            b = int((np.float64(z[i]) - zmin) * scale)
+            if b <= cur:
+                if hsize == heap.shape[0]:
+                    h2 = np.empty(hsize * 2, dtype=np.uint64)
+                    h2[:hsize] = heap[:hsize]
+                    heap = h2
+                _bh_push(heap, hsize, item)
+                hsize += 1
+            else:
+                if bhead[b] < 0 or bfill[b] == _BCH:
+                    ch, pool, prev, free, nfree, nalloc = _bq_alloc(pool, prev, free, nfree, nalloc)
                     prev[ch] = bhead[b]
                     bhead[b] = ch
                     bfill[b] = 0
                 pool[bhead[b], bfill[b]] = item
                 bfill[b] += 1
-                bcount[b] += 1
-                total += 1
-                closed[i] = 255
-    while total > 0 or phead < ptail:
+                waiting += 1
+        npend = 0
+        # ---- next cell
         if phead < ptail:
             c0 = pit[phead]
             phead += 1
@@ -399,58 +398,34 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
                 phead = 0
                 ptail = 0
         else:
-            # ---- radix-heap pop
-            if bcount[0] == 0:
-                b = 1
-                while bcount[b] == 0:
+            if hsize == 0:
+                if waiting == 0:
+                    break
+                # advance to the next non-empty bucket and heap its entries
+                b = cur + 1
+                while bhead[b] < 0:
                     b += 1
-                # new minimum key of bucket b
-                ch = bhead[b]
-                cnt = bfill[b]
-                mn = low32
-                while ch >= 0:
-                    for q in range(cnt):
-                        kq = pool[ch, q] >> sh32
-                        if kq < mn:
-                            mn = kq
-                    ch = prev[ch]
-                    cnt = _RCH
-                last = mn
-                # detach bucket b and redistribute into lower buckets
+                cur = b
                 ch = bhead[b]
                 cnt = bfill[b]
                 bhead[b] = -1
                 bfill[b] = 0
-                bcount[b] = 0
                 while ch >= 0:
                     for q in range(cnt):
-                        item = pool[ch, q]
-                        bb = _bitlen32((item >> sh32) ^ last)
-                        if bhead[bb] < 0 or bfill[bb] == _RCH:
-                            nc, pool, prev, free, nfree, nalloc = _rh_alloc(
-                                pool, prev, free, nfree, nalloc)
-                            prev[nc] = bhead[bb]
-                            bhead[bb] = nc
-                            bfill[bb] = 0
-                        pool[bhead[bb], bfill[bb]] = item
-                        bfill[bb] += 1
-                        bcount[bb] += 1
+                        if hsize == heap.shape[0]:
+                            h2 = np.empty(hsize * 2, dtype=np.uint64)
+                            h2[:hsize] = heap[:hsize]
+                            heap = h2
+                        _bh_push(heap, hsize, pool[ch, q])
+                        hsize += 1
+                    waiting -= cnt
                     nxt = prev[ch]
                     free[nfree] = ch
                     nfree += 1
                     ch = nxt
-                    cnt = _RCH
-            ch = bhead[0]
-            bfill[0] -= 1
-            item = pool[ch, bfill[0]]
-            bcount[0] -= 1
-            total -= 1
-            if bfill[0] == 0:
-                bhead[0] = prev[ch]
-                bfill[0] = _RCH if bhead[0] >= 0 else 0
-                free[nfree] = ch
-                nfree += 1
-            c0 = np.int64(item & low32)
+                    cnt = _BCH
+            c0 = np.int64(_bh_pop(heap, hsize) & low32)
+            hsize -= 1
         zc = z[c0]
         r = c0 // ncols
         c = c0 - r * ncols
@@ -501,30 +476,19 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
                             tstack[tsp] = m
                             tsp += 1
                         else:
-                            item = _key32(zbits, m)
-                            b = _bitlen32((item >> sh32) ^ last)
-                            if bhead[b] < 0 or bfill[b] == _RCH:
-                                nc, pool, prev, free, nfree, nalloc = _rh_alloc(
-                                    pool, prev, free, nfree, nalloc)
-                                prev[nc] = bhead[b]
-                                bhead[b] = nc
-                                bfill[b] = 0
-                            pool[bhead[b], bfill[b]] = item
-                            bfill[b] += 1
-                            bcount[b] += 1
-                            total += 1
+                            if npend == pend.shape[0]:
+                                p2 = np.empty(npend * 2, dtype=np.int64)
+                                p2[:npend] = pend[:npend]
+                                pend = p2
+                            pend[npend] = m
+                            npend += 1
                 continue
-            item = _key32(zbits, j)
-            b = _bitlen32((item >> sh32) ^ last)
-            if bhead[b] < 0 or bfill[b] == _RCH:
-                nc, pool, prev, free, nfree, nalloc = _rh_alloc(pool, prev, free, nfree, nalloc)
-                prev[nc] = bhead[b]
-                bhead[b] = nc
-                bfill[b] = 0
-            pool[bhead[b], bfill[b]] = item
-            bfill[b] += 1
-            bcount[b] += 1
-            total += 1
+            if npend == pend.shape[0]:
+                p2 = np.empty(npend * 2, dtype=np.int64)
+                p2[:npend] = pend[:npend]
+                pend = p2
+            pend[npend] = j
+            npend += 1
 
 
 # --------------------------------------------------------------------------- D8
