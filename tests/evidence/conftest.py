@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scene_builder import END, START, build_scene  # noqa: E402
+from scene_builder import analyze_args, build_scene  # noqa: E402
 
 
 @dataclass
@@ -19,13 +19,6 @@ class SignedRun:
     scene: object
     run: Path
     key: Path
-
-
-def analyze_args(scene, out: Path, *extra: str, dem: bool = False) -> list[str]:
-    """``minewatch analyze`` arguments for the tiny scene (with the DEM: downstream tracing too)."""
-    args = ["analyze", str(scene.catalog), "--licences", str(scene.licences), "--receptors", str(scene.receptors),
-            "--start", START, "--end", END, "--out", str(out), *extra]
-    return args + ["--dem", str(scene.dem)] if dem else args
 
 
 @pytest.fixture(scope="session")

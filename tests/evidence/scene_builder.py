@@ -132,3 +132,10 @@ def build_scene(root: Path, seed: int = 11) -> Scene:
         dst.write(dem.astype(np.float32), 1)
     return Scene(root, cat_dir / "catalog.json", root / "licences.geojson", root / "receptors.geojson",
                  root / "dem.tif", len(dates))
+
+
+def analyze_args(scene, out: Path, *extra: str, dem: bool = False) -> list[str]:
+    """``minewatch analyze`` arguments for the tiny scene (with the DEM: downstream tracing too)."""
+    args = ["analyze", str(scene.catalog), "--licences", str(scene.licences), "--receptors", str(scene.receptors),
+            "--start", START, "--end", END, "--out", str(out), *extra]
+    return args + ["--dem", str(scene.dem)] if dem else args

@@ -118,7 +118,7 @@ def test_alert_evidence_chips_series_and_licence_state(signed_run):
 
 
 def test_dem_is_hashed_and_receptors_downstream_reach_the_alert_evidence(signed_run, tmp_path):
-    from conftest import analyze_args
+    from scene_builder import analyze_args
 
     from minewatch.cli.main import main
 
