@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from minewatch.analysis.hydrology.grid import _umask_chmod
 from minewatch.cli.main import app
 from minewatch.errors import InputError
 
@@ -58,6 +59,7 @@ def _write_json_atomic(path: Path, doc: dict) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(doc, fh)
+        _umask_chmod(tmp)
         os.replace(tmp, path)
     except Exception:
         Path(tmp).unlink(missing_ok=True)

@@ -161,6 +161,13 @@ def mean_cell_size_m(dem: Dem) -> tuple[float, float]:
     return float(dx[mid]), float(dy[mid])
 
 
+def _umask_chmod(path: str) -> None:
+    """Give a mkstemp file (created 0600) the usual permissions under the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def write_raster(path: str | os.PathLike, array: np.ndarray, like: Dem, nodata=None) -> Path:
     """Write ``array`` as a single-band GeoTIFF on ``like``'s grid, atomically.
 
@@ -188,6 +195,7 @@ def write_raster(path: str | os.PathLike, array: np.ndarray, like: Dem, nodata=N
         }
         with rasterio.open(tmp, "w", **profile) as ds:
             ds.write(array.astype(profile["dtype"], copy=False), 1)
+        _umask_chmod(tmp)
         os.replace(tmp, out)
     except Exception:
         Path(tmp).unlink(missing_ok=True)
