@@ -54,7 +54,8 @@ def check_evidence_options(sign: Path | None, pdf: bool, lang: str) -> None:
 
 @app.command()
 def analyze(
-    catalog: Path = typer.Argument(..., help="Local STAC catalog.json or collection.json."),
+    catalog: Path = typer.Argument(None, help="Local STAC catalog.json or collection.json. Leave out to fetch "
+                                   "imagery for --bbox (or the registry --site) from a STAC API instead."),
     licences: Path = typer.Option(None, "--licences", help="Licences GeoJSON (licence_id, holder, commodity, "
                                   "status, valid_from, valid_to)."),
     receptors: Path = typer.Option(None, "--receptors", help="Receptors GeoJSON points (receptor_id, kind, name)."),
@@ -71,6 +72,15 @@ def analyze(
                                  "take licences and receptors from, instead of files; the run and its alerts are "
                                  "recorded in it. Needs --site."),
     site: str = typer.Option(None, "--site", help="Site id in the registry (with --registry)."),
+    bbox: str = typer.Option(None, "--bbox", help="W,S,E,N (degrees): fetch imagery for this box instead of "
+                             "reading CATALOG (with --registry/--site the site's box is used)."),
+    history_start: str = typer.Option(None, "--history-start", help="When fetching: first day of the history "
+                                      "period (default: two years before --start)."),
+    stac_url: str = typer.Option(None, "--stac-url", help="When fetching: earth-search (default), "
+                                 "planetary-computer or any STAC API URL."),
+    collection: list[str] = typer.Option(["sentinel-2-l2a"], "--collection", help="When fetching: "
+                                         "sentinel-2-l2a and/or landsat-c2-l2."),
+    max_cloud: float = typer.Option(None, "--max-cloud", help="When fetching: max eo:cloud_cover, %."),
 ) -> None:
     """Map new mining disturbance, check it against licences and trace it downstream.
 
@@ -79,6 +89,11 @@ def analyze(
     """
     from minewatch.pipeline import AnalysisRequest, run_analysis
 
+    if catalog is None and bbox is None and site is None:
+        raise InputError("no imagery given", hint="pass a CATALOG, or --bbox W,S,E,N (or --registry/--site) "
+                         "to fetch it")
+    if catalog is not None and bbox is not None:
+        raise InputError("give either a CATALOG or --bbox, not both")
     for path, opt in ((catalog, "CATALOG"), (licences, "--licences"), (receptors, "--receptors"), (dem, "--dem")):
         if path is not None and not path.exists():
             raise InputError(f"{opt}: file not found: {path}")
@@ -89,9 +104,16 @@ def analyze(
     if licences is None and registry is None:
         raise InputError("no licences given", hint="pass --licences LICENCES.geojson or --registry URL --site ID")
     check_evidence_options(sign, pdf, lang)
-    req = AnalysisRequest(catalog=catalog, out=out, start=parse_date(start, "--start"),
-                          end=parse_date(end, "--end"), licences=licences, receptors=receptors, dem=dem,
-                          backend=backend, sign_key=sign, pdf=pdf, lang=lang)
+    start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
+    if catalog is None:
+        if licences is not None:  # fail on bad licences before downloading anything
+            from minewatch.analysis.compliance import read_licences
+
+            read_licences(licences)
+        catalog, dem = _fetch_imagery(out, bbox, registry, site, history_start, start_d, end_d, stac_url,
+                                      collection, max_cloud, dem)
+    req = AnalysisRequest(catalog=catalog, out=out, start=start_d, end=end_d, licences=licences,
+                          receptors=receptors, dem=dem, backend=backend, sign_key=sign, pdf=pdf, lang=lang)
     console = Console(stderr=True)
     if registry is None:
         with rich_progress(console) as progress:
@@ -99,6 +121,26 @@ def analyze(
     else:
         summary = _run_with_registry(req, registry, site, console)
     print_summary(summary, out, Console())
+
+
+def _fetch_imagery(out: Path, bbox, registry, site, history_start, start_d, end_d, stac_url, collection,
+                   max_cloud, dem):
+    """Fetch the AOI's imagery (history and monitored period) and, without --dem, a DEM into OUT/imagery."""
+    from minewatch.imagery.fetch import fetch, parse_bbox, site_bbox
+
+    box = parse_bbox(bbox) if bbox is not None else site_bbox(registry, site)
+    first = parse_date(history_start, "--history-start") if history_start else \
+        start_d.replace(year=start_d.year - 2)
+    console = Console(stderr=True)
+    console.print(f"fetching imagery for {box} from {first} to {end_d}")
+    report = fetch(box, first, end_d, out / "imagery", collections=tuple(collection), max_cloud=max_cloud,
+                   stac_url=stac_url, dem=dem is None)
+    if report.failed:
+        console.print(f"[yellow]{len(report.failed)} item(s) could not be fetched and are left out; "
+                      f"see {out / 'imagery' / 'fetch_report.json'}[/]")
+    if dem is None and report.dem:
+        dem = Path(report.catalog).parent / report.dem
+    return Path(report.catalog), dem
 
 
 def _run_with_registry(req, registry: str, site: str, console: Console) -> dict:
