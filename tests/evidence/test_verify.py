@@ -36,10 +36,14 @@ def test_untouched_run_verifies_with_rerun_and_names_signer(signed_run, capsys):
 
 def test_one_byte_in_an_output_fails_naming_it(run_copy, capsys):
     flip_byte(run_copy / "confidence.tif", 200)
-    rc, text = verify_cli(capsys, run_copy, "--no-rerun")
+    findings = run_copy.parent / "findings.json"
+    rc, text = verify_cli(capsys, run_copy, "--no-rerun", "--json", findings)
     assert rc == 2
     assert "confidence.tif" in text and "output changed" in text
     assert "verification FAILED" in text
+    record = json.loads(findings.read_text())
+    assert record["ok"] is False
+    assert [f["subject"] for f in record["findings"] if f["level"] == "fail"] == ["confidence.tif"]
 
 
 def test_one_byte_in_an_evidence_file_fails_naming_it(run_copy, capsys):

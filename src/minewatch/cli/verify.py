@@ -23,7 +23,7 @@ def verify(
     no_rerun: bool = typer.Option(False, "--no-rerun", help="Check hashes and signature only; do not re-run."),
     backend: str = typer.Option(None, "--backend", help="Backend of the re-run (default: the recorded one), "
                                 "e.g. gpu to check a CPU run on a GPU."),
-    trusted_key: list[Path] = typer.Option(None, "--trusted-key", help="Public key file (or base64) the "
+    trusted_key: list[str] = typer.Option(None, "--trusted-key", help="Public key file (or base64) the "
                                            "signature must come from; repeatable."),
     require_signature: bool = typer.Option(False, "--require-signature", help="Fail if the manifest is unsigned."),
     json_out: Path = typer.Option(None, "--json", help="Also write the findings as JSON to this file."),
