@@ -9,9 +9,11 @@ breaks.
     python bench/change_detection.py                 # CPU: minewatch vs bfast vs COLD
     python bench/change_detection.py --gpu           # + GPU backend at 10000 x 10000 x 120
 
-* minewatch runs on every pixel, COLD-style on NDVI, BSI and SWIR1, in row blocks that are
-  generated on the fly (only ``detect_breaks`` is timed; Numba compilation happens in an
-  untimed warm-up); a second row runs its MOSUM test with bfast's settings on NDVI.
+* minewatch runs on every pixel, in row blocks generated on the fly (only
+  ``detect_breaks`` is timed; Numba compilation happens in an untimed warm-up): its
+  COLD-style test with default settings on COLD's five change bands (green, red, NIR,
+  SWIR1, SWIR2; the headline row), the same on three indices (NDVI, BSI, SWIR1), and its
+  MOSUM test with bfast's settings on NDVI.
 * bfast (PyPI, bfastmonitor, NDVI, k=3, h=0.25, level 0.05) runs in its own virtual
   environment (``bash bench/bfast_env/setup.sh``) with its fastest backend that works
   here: OpenCL on every pixel, else the Python backend on the subsample.
@@ -131,25 +133,30 @@ def worker_minewatch(args, work: Path, method: str, backend: str) -> dict:
 
     spec = spec_from(args)
     H, W = spec.height, spec.width
-    if method == "cold":
-        params, bands_idx = ChangeParams(method="cold"), [0, 1, 2]
-    else:
+    if method == "mosum":
         params = ChangeParams(
             method="mosum", harmonics=BFAST_K, period_days=365, rmse_floor=0.0,
             min_history_obs=6,
         )
-        bands_idx = [0]
+    else:
+        params = ChangeParams(method="cold")
+
+    def inputs(bands):
+        if method == "cold5":  # COLD's change bands: green, red, NIR, SWIR1, SWIR2
+            return np.ascontiguousarray(bands[:, 1:6])
+        idx = indices_from_bands(bands)
+        return np.ascontiguousarray(idx if method == "cold3" else idx[:, :1])
+
     # warm-up (Numba compilation / CUDA context), not timed
     b, _, _ = make_rows(StackSpec(height=2, width=16, n_dates=spec.n_dates), 0, 2)
-    detect_breaks(indices_from_bands(b)[:, bands_idx], spec.days, spec.monitor_day, params,
-                  backend)
+    detect_breaks(inputs(b), spec.days, spec.monitor_day, params, backend)
     flag = np.zeros((H, W), bool)
     date = np.zeros((H, W), np.int32)
     seconds = 0.0
     for y0 in range(0, H, args.block_rows):
         y1 = min(H, y0 + args.block_rows)
         bands, _, _ = make_rows(spec, y0, y1)
-        vals = np.ascontiguousarray(indices_from_bands(bands)[:, bands_idx])
+        vals = inputs(bands)
         del bands
         t0 = time.perf_counter()
         res = detect_breaks(vals, spec.days, spec.monitor_day, params, backend)
@@ -367,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         results = {}
 
-        for method, label in (("cold", "minewatch cpu (cold; ndvi,bsi,swir1)"),
+        for method, label in (("cold5", "minewatch cpu (cold; 5 bands)"),
+                              ("cold3", "minewatch cpu (cold; ndvi,bsi,swir1)"),
                               ("mosum", "minewatch cpu (mosum k=3; ndvi)")):
             r = run_worker(args, work, f"minewatch-{method}-cpu")
             if "error" in r:
@@ -433,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             print(fmt_row(*row))
         print(f"(subsample = fixed random {len(sub):,} pixels of the same stack; peak RSS is "
               "each tool's own process; minewatch's timing excludes generating the stack)")
-        mw = results.get("mw_cold", {})
+        mw = results.get("mw_cold5", {})
         bf = results.get("bfast", {})
         cold_f1 = results.get("pyxccd", {}).get("f1", float("nan"))
         speed = mw.get("pps", float("nan")) / bf["pps"] if bf.get("pps") else float("nan")

@@ -89,6 +89,19 @@ def _fit(yb, kp, X, vidx, lo, hi, keep, G, R, L, beta, P, B):
     return n
 
 
+@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _residuals(yb, kp, X, vidx, lo, hi, beta, res, P, B):
+    """``res[q, b] = y - x'beta`` for valid positions ``lo..hi-1`` (bands innermost)."""
+    for q in range(lo, hi):
+        t = vidx[q]
+        for b in range(B):
+            res[q, b] = yb[kp, t, b]
+        for i in range(P):
+            xi = X[t, i]
+            for b in range(B):
+                res[q, b] -= xi * beta[i, b]
+
+
 @nb.njit(cache=True, nogil=True)
 def _median(buf, n):
     """Median of ``buf[:n]`` (sorts in place; mean of the two middle values when even)."""
@@ -342,17 +355,12 @@ def detect_kernel(
                 # Tmask-like screening: score the kept history observations against the
                 # current fit, drop the outliers and refit, up to SCREEN_PASSES times
                 for ps in range(1, SCREEN_PASSES + 1):
+                    _residuals(yb, kp, X, vidx, start, nv, beta, res, P, B)
                     for b in range(B):
                         ss = 0.0
-                        for q in range(start, nv):
-                            t = vidx[q]
-                            pred = 0.0
-                            for i in range(P):
-                                pred += X[t, i] * beta[i, b]
-                            e = yb[kp, t, b] - pred
-                            res[q, b] = e
-                            if q < nh and keep[q]:
-                                ss += e * e
+                        for q in range(start, nh):
+                            if keep[q]:
+                                ss += res[q, b] * res[q, b]
                         rm[b] = max(math.sqrt(ss / max(n_used - P, 1)), floor[b])
                     fresh = True
                     n_drop = 0
@@ -388,13 +396,7 @@ def detect_kernel(
             nhist[pix] = n_used
             # residuals of all valid positions from `start` (unless the screening's are current)
             if not fresh:
-                for q in range(start, nv):
-                    t = vidx[q]
-                    for b in range(B):
-                        pred = 0.0
-                        for i in range(P):
-                            pred += X[t, i] * beta[i, b]
-                        res[q, b] = yb[kp, t, b] - pred
+                _residuals(yb, kp, X, vidx, start, nv, beta, res, P, B)
             dof = max(n_used - P, 1)
             for b in range(B):
                 ss = 0.0
