@@ -48,7 +48,7 @@ def _root(
 
 # One module per command or command group, under minewatch/cli/.
 COMMAND_MODULES: tuple[str, ...] = ("demo", "analyze", "ingest", "samples", "river", "registry", "fetch", "verify",
-                                   "keys")
+                                   "keys", "hydrology")
 
 
 def _register_commands() -> None:
