@@ -33,7 +33,7 @@ from minewatch.atomic import atomic_path, write_text
 from minewatch.errors import DataError, InputError
 from minewatch.imagery.catalog import SceneItem, check_bands, open_catalog
 from minewatch.imagery.load import Grid, analysis_grid, load_tile, require_overlap
-from minewatch.imagery.masks import CLEAR, hints_from_qa_pixel, hints_from_scl, screen_observations
+from minewatch.imagery.masks import CLEAR, NODATA, screen_tile
 
 Progress = Callable[[str, int, int], None]
 
@@ -147,20 +147,10 @@ def _process(items: list[SceneItem], grid: Grid, req: AnalysisRequest, progress:
     for i, window in enumerate(tiles):
         progress("analysing tiles", i, len(tiles))
         data = load_tile(items, bands, grid, window)
-        if "green" not in data:
-            data["green"] = data["blue"]
-        hint = np.zeros(data["blue"].shape, np.uint8)
-        if "scl" in data:
-            hint = np.maximum(hint, hints_from_scl(data["scl"]))
-        if "qa_pixel" in data:
-            hint = np.maximum(hint, hints_from_qa_pixel(data["qa_pixel"]))
-        if "datamask" in data:
-            has_mask = np.array(["datamask" in it.assets for it in items])[:, None, None]
-            hint[(data["datamask"] == 0) & has_mask] = 1
-        status = screen_observations(data["blue"], data["green"], data["nir"], data["swir16"], hint)
+        status = screen_tile(items, data)
         clear = status == CLEAR
         clear_count += clear.reshape(len(items), -1).sum(axis=1)
-        valid_count += (status != 1).reshape(len(items), -1).sum(axis=1)
+        valid_count += (status != NODATA).reshape(len(items), -1).sum(axis=1)
         stack = change_stack(data)
         stack[~np.broadcast_to(clear[:, None], stack.shape)] = np.nan
         tile = map_tile(stack, days, start_day, end_day, req.params, backend=req.backend)

@@ -35,7 +35,7 @@ from minewatch.analysis import compliance as comp
 from minewatch.analysis.indices import bsi, mndwi, ndvi
 from minewatch.atomic import atomic_path, write_text
 from minewatch.imagery.load import Grid
-from minewatch.imagery.masks import CLEAR, hints_from_qa_pixel, hints_from_scl, screen_observations
+from minewatch.imagery import masks
 
 TRUE_COLOUR = ("red", "green", "blue")
 SWIR_FALSE_COLOUR = ("swir22", "nir", "red")
@@ -97,18 +97,7 @@ def group_windows(chips: list[AlertChip], max_px: int = MAX_GROUP_PX) -> list[tu
 
 def screen_tile(items, data: dict[str, np.ndarray]) -> np.ndarray:
     """Clear-observation mask of a loaded tile, exactly as the pipeline screens (green may be absent)."""
-    if "green" not in data:
-        data["green"] = data["blue"]
-    hint = np.zeros(data["blue"].shape, np.uint8)
-    if "scl" in data:
-        hint = np.maximum(hint, hints_from_scl(data["scl"]))
-    if "qa_pixel" in data:
-        hint = np.maximum(hint, hints_from_qa_pixel(data["qa_pixel"]))
-    if "datamask" in data:
-        has_mask = np.array(["datamask" in it.assets for it in items])[:, None, None]
-        hint[(data["datamask"] == 0) & has_mask] = 1
-    status = screen_observations(data["blue"], data["green"], data["nir"], data["swir16"], hint)
-    return status == CLEAR
+    return masks.screen_tile(items, data) == masks.CLEAR
 
 
 def _median(stack: np.ndarray, clear: np.ndarray, sel: np.ndarray) -> np.ndarray:

@@ -194,3 +194,23 @@ def screen_observations(
     out = np.empty(hint_flat.shape, np.uint8)
     _screen(flat(blue), flat(green), flat(nir), flat(swir16), hint_flat, out)
     return out.reshape(shape)
+
+
+def screen_tile(items, data: dict[str, np.ndarray]) -> np.ndarray:
+    """Screen a tile loaded by :func:`minewatch.imagery.load.load_tile` (``{band: (T, h, w)}``).
+
+    Combines the provider's hints (SCL, QA_PIXEL, a 0 in an item's ``datamask``) with
+    :func:`screen_observations`; a missing green band is replaced by blue in ``data``.
+    Returns the per-observation status codes (T, h, w).
+    """
+    if "green" not in data:
+        data["green"] = data["blue"]
+    hint = np.zeros(data["blue"].shape, np.uint8)
+    if "scl" in data:
+        hint = np.maximum(hint, hints_from_scl(data["scl"]))
+    if "qa_pixel" in data:
+        hint = np.maximum(hint, hints_from_qa_pixel(data["qa_pixel"]))
+    if "datamask" in data:
+        has_mask = np.array(["datamask" in it.assets for it in items])[:, None, None]
+        hint[(data["datamask"] == 0) & has_mask] = NODATA
+    return screen_observations(data["blue"], data["green"], data["nir"], data["swir16"], hint)
