@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from affine import Affine
+from hydro_synth import v_valley
 
 from minewatch.analysis.hydrology import (
     D8_OFFSETS,
@@ -22,8 +23,6 @@ from minewatch.analysis.hydrology import (
 )
 from minewatch.analysis.hydrology import _kernels as K
 from minewatch.errors import DataError, InputError
-
-from hydro_synth import v_valley
 
 T30 = Affine(30.0, 0, 0, 0, -30.0, 0)
 
@@ -92,8 +91,7 @@ def brute_fill(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
                         r2, c2 = r + dr, c + dc
                         if (dr or dc) and 0 <= r2 < rows and 0 <= c2 < cols and valid[r2, c2]:
                             cand = max(z[r, c], w[r2, c2])
-                            if cand < best:
-                                best = cand
+                            best = min(best, cand)
                 if best < w[r, c]:
                     w[r, c] = best
                     changed = True
@@ -118,7 +116,7 @@ def test_v_valley_exact():
 
 
 def test_tilted_plane_edges_are_outlets():
-    yy, xx = np.mgrid[0:6, 0:10]
+    _, xx = np.mgrid[0:6, 0:10]
     z = (100.0 - xx * 1.0).astype(np.float32)  # falls to the east
     flow = flow_grid(_dem(z))
     assert (flow.dirs[:, :-1] == 1).all()

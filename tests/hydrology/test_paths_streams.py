@@ -38,7 +38,7 @@ def test_flow_path_and_distance_along_channel():
     assert (r[:6] == 3).all() and list(c[:6]) == [0, 1, 2, 3, 4, 5]
     assert (c[5:] == 5).all() and r[-1] == 19
     assert d[-1] == pytest.approx(5 * 30 + 16 * 30)
-    r2, c2, d2 = flow_path(flow, 3, 0, max_distance_m=200)
+    r2, _, d2 = flow_path(flow, 3, 0, max_distance_m=200)
     assert d2[-1] <= 200 and len(r2) == 7
 
 
@@ -89,7 +89,7 @@ def test_streams_and_segments():
     assert streams[:, 5].all() and streams.sum() == 20
     lines = stream_lines(flow, streams)
     assert len(lines) == 1
-    x, y = lines[0]
+    x, _ = lines[0]
     assert len(x) == 20 and np.allclose(x, 1000.0 + 5.5 * 30)
     area = extract_streams(flow, threshold_km2=11 * 900 / 1e6)
     assert np.array_equal(area, streams)

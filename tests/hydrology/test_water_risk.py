@@ -8,12 +8,12 @@ from hydro_synth import CELL, ORIGIN, v_valley, write_dem
 from pyproj import Transformer
 from shapely.geometry import Point, Polygon
 
+from minewatch.analysis.hydrology import flow_grid, read_dem
 from minewatch.analysis.water_risk import (
     default_snap_distance_m,
     groundwater_vulnerability,
     receptors_downstream,
 )
-from minewatch.analysis.hydrology import flow_grid, read_dem
 from minewatch.errors import DataError, InputError
 
 ROWS, COLS = 40, 21

@@ -76,7 +76,13 @@ def flow_cmd(
     import numpy as np
     from pyproj import Transformer
 
-    from minewatch.analysis.hydrology import extract_streams, flow_grid, read_dem, stream_lines, write_raster
+    from minewatch.analysis.hydrology import (
+        extract_streams,
+        flow_grid,
+        read_dem,
+        stream_lines,
+        write_raster,
+    )
 
     d = read_dem(dem)
     prog, task = _steps(5)

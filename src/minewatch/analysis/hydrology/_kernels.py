@@ -316,17 +316,14 @@ def priority_flood_fill_f32(z, zbits, valid, nrows, ncols, parent):
     for i in range(n):
         if valid[i]:
             zi = np.float64(z[i])
-            if zi < zmin:
-                zmin = zi
-            if zi > zmax:
-                zmax = zi
+            zmin = min(zmin, zi)
+            zmax = max(zmax, zi)
         else:
             closed[i] = 255
     if zmin > zmax:
         return
     nb = 65536
-    if n // 16 + 1 < nb:
-        nb = n // 16 + 1
+    nb = min(nb, n // 16 + 1)
     scale = (nb - 1) / (zmax - zmin) if zmax > zmin else 0.0
     pool = np.empty((256, _BCH), dtype=np.uint64)
     prev = np.empty(256, dtype=np.int64)
@@ -631,8 +628,7 @@ def resolve_flats(z, nrows, ncols, dirs):
         i = highq[head]
         head += 1
         a = away[i]
-        if a > hmax:
-            hmax = a
+        hmax = max(hmax, a)
         r = i // ncols
         c = i - r * ncols
         zi = z[i]
