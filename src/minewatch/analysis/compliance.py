@@ -127,22 +127,28 @@ def _geometry(feat: dict, path: Path, i: int, label: str):
     return geom
 
 
+def _identified(feats: list[dict], path: Path, key: str):
+    """Yield ``(index, feature, properties, id)``; the id property must be present and unique."""
+    seen: set[str] = set()
+    for i, feat in enumerate(feats):
+        props = feat.get("properties") or {}
+        value = props.get(key)
+        if value in (None, ""):
+            raise InputError(f"{path}: feature {i}: missing property {key}")
+        value = str(value)
+        if value in seen:
+            raise InputError(f"{path}: feature {i}: duplicate {key} {value!r}")
+        seen.add(value)
+        yield i, feat, props, value
+
+
 def read_licences(path: str | Path) -> list[LicencePeriod]:
     """Read a licences GeoJSON (batch contract) into licence periods, validating every feature."""
     path = Path(path)
     feats, crs = _read_features(path, "licences")
     to84 = _to_wgs84(crs)
     periods: list[LicencePeriod] = []
-    seen: set[str] = set()
-    for i, feat in enumerate(feats):
-        props = feat.get("properties") or {}
-        lid = props.get("licence_id")
-        if lid in (None, ""):
-            raise InputError(f"{path}: feature {i}: missing property licence_id")
-        lid = str(lid)
-        if lid in seen:
-            raise InputError(f"{path}: feature {i}: duplicate licence_id {lid!r}")
-        seen.add(lid)
+    for i, feat, props, lid in _identified(feats, path, "licence_id"):
         status = str(props.get("status") or "").strip().lower()
         if status not in STATUSES:
             raise InputError(
@@ -177,16 +183,7 @@ def read_receptors(path: str | Path) -> list[Receptor]:
     feats, crs = _read_features(path, "receptors")
     to84 = _to_wgs84(crs)
     out: list[Receptor] = []
-    seen: set[str] = set()
-    for i, feat in enumerate(feats):
-        props = feat.get("properties") or {}
-        rid = props.get("receptor_id")
-        if rid in (None, ""):
-            raise InputError(f"{path}: feature {i}: missing property receptor_id")
-        rid = str(rid)
-        if rid in seen:
-            raise InputError(f"{path}: feature {i}: duplicate receptor_id {rid!r}")
-        seen.add(rid)
+    for i, feat, props, rid in _identified(feats, path, "receptor_id"):
         kind = props.get("kind")
         if not kind:
             raise InputError(f"{path}: feature {i} ({rid}): missing property kind",
