@@ -192,3 +192,23 @@ def test_torch_backend_cuda_request_without_cuda_is_an_error():
         detect_persistent_change_torch(vals, days, ms, me, device="cuda")
     with pytest.raises(BackendUnavailableError):
         detect_persistent_change(vals, days, ms, me, backend="gpu")
+
+
+def test_torch_backend_agrees_with_numba_on_other_settings():
+    """Odd early window (the other median branch), 2 harmonics + trend, per-band floors, short window."""
+    pytest.importorskip("torch", reason="PyTorch is not installed: the torch backend cannot run")
+    vals, days, ms, me = realistic_stack(32, 32, 150, seed=11)
+    p = PersistentParams(harmonics=2, trend=True, early_window=7, early_share=0.7, consecutive=3,
+                         persistence=0.7, min_post_days=90, rmse_floor=(0.01, 0.02, 0.01, 0.015, 0.01),
+                         post_quantile=0.75)
+    me = int(days[-20])  # observations after monitor_end are ignored
+    a = detect_persistent_change(vals, days, ms, me, p, backend="cpu")
+    b = detect_persistent_change(vals, days, ms, me, p, backend="torch")
+    assert (a.date > 0).mean() > 0.3
+    assert a.date.max() <= me
+    assert (a.date == b.date).mean() >= 0.999
+    same = a.date == b.date
+    np.testing.assert_allclose(b.confidence[same], a.confidence[same], atol=1e-3)
+    np.testing.assert_allclose(b.magnitude[:, same], a.magnitude[:, same], atol=1e-3)
+    np.testing.assert_allclose(b.post_quantile[:, same], a.post_quantile[:, same], atol=1e-3)
+    np.testing.assert_allclose(b.rmse, a.rmse, atol=1e-3)
