@@ -171,7 +171,7 @@ def metrics(date, tdate, kinds) -> dict:
 def run_worker(args, name: str, out: Path) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--out", str(out), "--size", str(args.size),
            "--dates", str(args.dates), "--seed", str(args.seed), "--torch-rows", str(args.torch_rows),
-           "--chunk", str(args.chunk)]
+           ] + (["--chunk", str(args.chunk)] if args.chunk else [])
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.stderr.write(p.stdout + p.stderr)
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--torch-rows", type=int, default=None,
                     help="rows for the torch backend (default: all on CUDA, 64 on the CPU device)")
-    ap.add_argument("--chunk", type=int, default=65536, help="torch pixels per device batch")
+    ap.add_argument("--chunk", type=int, default=None, help="torch pixels per device batch (default: automatic)")
     ap.add_argument("--worker", choices=("cpu", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

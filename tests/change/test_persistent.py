@@ -162,7 +162,9 @@ def test_torch_backend_agrees_with_numba():
 
     vals, days, ms, me = realistic_stack()
     a = detect_persistent_change(vals, days, ms, me, backend="cpu")
+    before = vals.copy()
     b = detect_persistent_change(vals, days, ms, me, backend="torch")
+    np.testing.assert_array_equal(vals, before)  # the input stack is left as it was
     assert 0.4 < (a.date > 0).mean() < 0.95  # a real mix of changed and unchanged pixels
     assert (a.date == b.date).mean() >= 0.999
     same = a.date == b.date
