@@ -21,6 +21,8 @@ def verify(
     inputs_root: Path = typer.Option(None, "--inputs-root", help="Folder holding the inputs as they were under "
                                      "the manifest's inputs_base (when they moved)."),
     no_rerun: bool = typer.Option(False, "--no-rerun", help="Check hashes and signature only; do not re-run."),
+    no_refetch: bool = typer.Option(False, "--no-refetch", help="Do not re-fetch missing band files of fetched "
+                                    "catalogs from their recorded source."),
     backend: str = typer.Option(None, "--backend", help="Backend of the re-run (default: the recorded one), "
                                 "e.g. gpu to check a CPU run on a GPU."),
     trusted_key: list[str] = typer.Option(None, "--trusted-key", help="Public key file (or base64) the "
@@ -43,7 +45,7 @@ def verify(
     with rich_progress(err) as progress:
         report = verify_run(run_dir, inputs_root=inputs_root, rerun=not no_rerun, backend=backend,
                             trusted_keys=keys, require_signature=require_signature, keep_rerun=keep_rerun,
-                            progress=progress)
+                            refetch=not no_refetch, progress=progress)
     out = Console(highlight=False, soft_wrap=True)
     for f in report.findings:
         if f.level != "ok" or verbose:

@@ -21,9 +21,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from minewatch import __version__
-from minewatch.errors import MinewatchError
+from minewatch.errors import MinewatchError, NetworkError
 from minewatch.evidence.writer import STANDARD_OUTPUTS
 from minewatch.evidence import compare
 from minewatch.evidence.hashing import sha256_bytes, sha256_file
@@ -101,18 +102,46 @@ def candidates(entry: dict, run_dir: Path, inputs_root: Path | None) -> list[Pat
 
 
 def locate_inputs(manifest: dict, run_dir: Path, inputs_root: Path | None, report: VerifyReport,
-                  hasher: _Hasher, progress) -> dict[int, Path]:
-    """Find and hash every input; return ``{index in manifest["inputs"]: located path}`` of those found."""
+                  hasher: _Hasher, progress, refetch_dir: Path | None = None) -> dict[int, Path]:
+    """Find and hash every input; return ``{index in manifest["inputs"]: located path}`` of those found.
+
+    With ``refetch_dir``, a missing band file of a fetched catalog is read again from its source
+    (see :mod:`minewatch.evidence.refetch`) into that folder.
+    """
     located: dict[int, Path] = {}
     inputs = manifest["inputs"]
-    for i, entry in enumerate(inputs):
-        progress("checking inputs", i, len(inputs))
+    order = sorted(range(len(inputs)), key=lambda k: inputs[k]["role"] == "asset")  # STAC documents first
+    assets_by_path: dict[str, dict] | None = None
+    dead_hosts: dict[str, str] = {}
+    for n, i in enumerate(order):
+        entry = inputs[i]
+        progress("checking inputs", n, len(inputs))
         label = _input_label(entry)
         if entry.get("href") and is_remote(entry["href"]):
             report.add("warn", label, f"remote input {entry['href']}: not hashed at run time, read again by href")
             continue
         tried = candidates(entry, run_dir, inputs_root)
         existing = [p for p in tried if p.is_file()]
+        if not existing and refetch_dir is not None and entry["role"] == "asset" and entry.get("abs_path"):
+            from minewatch.evidence.refetch import asset_index, refetch_asset
+
+            if assets_by_path is None:
+                assets_by_path = asset_index(manifest, located)
+            asset = assets_by_path.get(os.path.normpath(entry["abs_path"]))
+            if asset is not None and asset.get("minewatch:source_href"):
+                source = asset["minewatch:source_href"]
+                host = urlsplit(source).netloc or "local"
+                try:
+                    if host in dead_hosts:  # do not wait for retries again on every file of a dead source
+                        raise MinewatchError(f"{dead_hosts[host]} (not tried again for {source})")
+                    existing = [refetch_asset(asset, refetch_dir / f"{i:06d}" / Path(entry["abs_path"]).name)]
+                    report.add("ok", label, f"not found locally; re-fetched from {source}")
+                except MinewatchError as exc:
+                    if isinstance(exc, NetworkError):
+                        dead_hosts[host] = str(exc)
+                    report.add("fail", label, "input not found; looked at " + ", ".join(str(p) for p in tried)
+                               + f"; re-fetching failed: {exc}")
+                    continue
         if not existing:
             report.add("fail", label, "input not found; looked at " + ", ".join(str(p) for p in tried)
                        + " (copy the inputs beside the run folder as they were, or pass --inputs-root)")
@@ -302,7 +331,7 @@ def compare_rerun(manifest: dict, run_dir: Path, rerun_dir: Path, report: Verify
 
 def verify_run(run_dir: str | Path, *, inputs_root: str | Path | None = None, rerun: bool = True,
                backend: str | None = None, trusted_keys: list | None = None, require_signature: bool = False,
-               keep_rerun: str | Path | None = None, progress=None) -> VerifyReport:
+               keep_rerun: str | Path | None = None, refetch: bool = True, progress=None) -> VerifyReport:
     """Verify a run folder written by ``minewatch analyze`` (see module docstring).
 
     Parameters
@@ -321,6 +350,8 @@ def verify_run(run_dir: str | Path, *, inputs_root: str | Path | None = None, re
         Fail when the manifest is not signed.
     keep_rerun : path, optional
         Write the re-run's outputs there (default: a temporary folder, removed).
+    refetch : bool
+        Re-fetch band files of fetched catalogs that are missing here from their recorded source.
     """
     progress = progress or (lambda *a: None)
     run_dir = Path(run_dir)
@@ -336,18 +367,19 @@ def verify_run(run_dir: str | Path, *, inputs_root: str | Path | None = None, re
         report.add("warn", "software", f"the run was made with minewatch {recorded_version}; this is {__version__}")
     hasher = _Hasher()
     check_outputs(manifest, run_dir, report, hasher)
-    located = locate_inputs(manifest, run_dir, Path(inputs_root) if inputs_root else None, report, hasher,
-                            progress)
-    if not rerun:
-        report.add("warn", "re-run", "skipped (--no-rerun): only hashes and the signature were checked")
-        return report
-    missing = [e for i, e in enumerate(manifest["inputs"]) if i not in located and not is_remote(e.get("href") or "")]
-    if missing:
-        report.add("fail", "re-run", f"not possible: {len(missing)} input(s) not found")
-        return report
     workdir = Path(keep_rerun) if keep_rerun else Path(tempfile.mkdtemp(prefix="minewatch-verify-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
+        located = locate_inputs(manifest, run_dir, Path(inputs_root) if inputs_root else None, report, hasher,
+                                progress, refetch_dir=workdir / "refetched" if refetch else None)
+        if not rerun:
+            report.add("warn", "re-run", "skipped (--no-rerun): only hashes and the signature were checked")
+            return report
+        missing = [e for i, e in enumerate(manifest["inputs"])
+                   if i not in located and not is_remote(e.get("href") or "")]
+        if missing:
+            report.add("fail", "re-run", f"not possible: {len(missing)} input(s) not found")
+            return report
         from minewatch.pipeline import run_analysis
 
         req = rebuild_request(manifest, located, workdir, backend)
