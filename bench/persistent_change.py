@@ -172,7 +172,7 @@ def run_worker(args, name: str, out: Path) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--out", str(out), "--size", str(args.size),
            "--dates", str(args.dates), "--seed", str(args.seed), "--torch-rows", str(args.torch_rows),
            ] + (["--chunk", str(args.chunk)] if args.chunk else [])
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if p.returncode != 0:
         sys.stderr.write(p.stdout + p.stderr)
         raise SystemExit(f"worker {name} failed (exit {p.returncode})")

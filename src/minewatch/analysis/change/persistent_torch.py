@@ -35,7 +35,7 @@ BYTES_PER_PIXEL_BAND_DATE = 64  # peak working set, measured: ~2.4 GB for 65 536
 def _torch():
     try:
         import torch
-    except Exception as exc:  # noqa: BLE001 - any import failure means "no torch backend"
+    except Exception as exc:  # any import failure means "no torch backend"
         raise BackendUnavailableError(
             f"the torch backend of the persistent-change test needs PyTorch, which does not import ({exc})",
             hint="pip install 'minewatch[gpu]', or use backend='cpu'",
@@ -113,7 +113,7 @@ def _run_chunk(y, c):
     """All outputs for one chunk ``y`` (T, B, n) float64 on the device (NaN = missing)."""
     torch = _torch()
     dev, f64 = y.device, y.dtype
-    T, B, n = y.shape
+    _, B, n = y.shape
     P = c["P"]
     valid = ~torch.isnan(y).any(1)  # (T, n): as the Numba kernel, NaN in any band = missing
     y0 = y.masked_fill_(~valid[:, None, :], 0.0)  # in place: the caller's chunk is ours
@@ -319,23 +319,23 @@ def detect_persistent_change_torch(values: np.ndarray, days: np.ndarray, monitor
     X = design_matrix(d, int(monitor_start), params.harmonics, params.trend, params.period_days)
     P = X.shape[1]
     f64 = torch.float64
-    c = dict(
-        P=P,
-        X=torch.as_tensor(X, dtype=f64, device=dev),
-        days=torch.as_tensor(d, device=dev),
-        floor=torch.as_tensor(np.broadcast_to(np.asarray(params.rmse_floor, np.float64), (B,)).copy(), device=dev),
-        hist_idx=torch.as_tensor(np.nonzero(d < int(monitor_start))[0], device=dev),
-        mon_idx=torch.as_tensor(np.nonzero((d >= int(monitor_start)) & (d <= int(monitor_end)))[0], device=dev),
-        q=float(chi2.ppf(params.threshold, B)),
-        q_screen=float(chi2.ppf(params.screen_threshold, B)),
-        consecutive=int(params.consecutive),
-        early_window=int(params.early_window),
-        early_share=float(params.early_share),
-        persistence=float(params.persistence),
-        min_post_days=int(params.min_post_days),
-        min_hist=max(int(params.min_history_obs), P + 1),
-        post_quantile=float(params.post_quantile),
-    )
+    c = {
+        "P": P,
+        "X": torch.as_tensor(X, dtype=f64, device=dev),
+        "days": torch.as_tensor(d, device=dev),
+        "floor": torch.as_tensor(np.broadcast_to(np.asarray(params.rmse_floor, np.float64), (B,)).copy(), device=dev),
+        "hist_idx": torch.as_tensor(np.nonzero(d < int(monitor_start))[0], device=dev),
+        "mon_idx": torch.as_tensor(np.nonzero((d >= int(monitor_start)) & (d <= int(monitor_end)))[0], device=dev),
+        "q": float(chi2.ppf(params.threshold, B)),
+        "q_screen": float(chi2.ppf(params.screen_threshold, B)),
+        "consecutive": int(params.consecutive),
+        "early_window": int(params.early_window),
+        "early_share": float(params.early_share),
+        "persistence": float(params.persistence),
+        "min_post_days": int(params.min_post_days),
+        "min_hist": max(int(params.min_history_obs), P + 1),
+        "post_quantile": float(params.post_quantile),
+    }
     date = np.zeros(N, np.int32)
     conf = np.zeros(N, np.float32)
     mag = np.zeros((B, N), np.float32)
