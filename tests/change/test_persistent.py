@@ -214,3 +214,24 @@ def test_torch_backend_agrees_with_numba_on_other_settings():
     np.testing.assert_allclose(b.magnitude[:, same], a.magnitude[:, same], atol=1e-3)
     np.testing.assert_allclose(b.post_quantile[:, same], a.post_quantile[:, same], atol=1e-3)
     np.testing.assert_allclose(b.rmse, a.rmse, atol=1e-3)
+
+
+@pytest.mark.parametrize("where", ["no history", "short history", "no monitoring", "empty tile"])
+def test_torch_backend_agrees_with_numba_on_edge_cases(where):
+    pytest.importorskip("torch", reason="PyTorch is not installed: the torch backend cannot run")
+    vals, days, ms, me = realistic_stack(8, 8, 150, seed=13)
+    if where == "no history":
+        ms = int(days[0])
+    elif where == "short history":
+        ms = int(days[12])  # ~8 valid history observations: around min_history_obs
+    elif where == "no monitoring":
+        ms = me = int(days[-1]) + 10
+    else:
+        vals = vals[:, :, :0, :]
+    a = detect_persistent_change(vals, days, ms, me, backend="cpu")
+    b = detect_persistent_change(vals, days, ms, me, backend="torch")
+    assert b.date.shape == a.date.shape and b.magnitude.shape == a.magnitude.shape
+    np.testing.assert_array_equal(b.date, a.date)
+    np.testing.assert_array_equal(b.n_history, a.n_history)
+    np.testing.assert_allclose(b.rmse, a.rmse, atol=1e-3)
+    np.testing.assert_allclose(b.post_quantile, a.post_quantile, atol=1e-3)  # NaN where no change
