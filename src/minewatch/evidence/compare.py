@@ -124,13 +124,19 @@ def _load_json(path: Path, name: str):
         return None, f"{name}: the recorded file is not readable JSON ({exc})"
 
 
-def compare_summary(recorded: Path, rerun: Path, tolerances: dict) -> list[str]:
+def compare_summary(recorded: Path, rerun: Path, tolerances: dict, other_backend: bool = False) -> list[str]:
+    """Differences of the results in two summaries (``other_backend``: the re-run's backend setting
+    was chosen on purpose and is not a difference)."""
     a, err = _load_json(recorded, "summary.json")
     if err:
         return [err]
     b, _ = _load_json(rerun, "summary.json")
     a = {k: v for k, v in a.items() if k not in VOLATILE_SUMMARY_KEYS}
     b = {k: v for k, v in b.items() if k not in VOLATILE_SUMMARY_KEYS}
+    if other_backend:
+        for d in (a, b):
+            if isinstance(d.get("parameters"), dict):
+                d["parameters"] = {k: v for k, v in d["parameters"].items() if k != "backend"}
     out: list[str] = []
     diff_json(a, b, "summary.json", tolerances, out)
     return out

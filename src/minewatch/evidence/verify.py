@@ -299,8 +299,14 @@ def rebuild_request(manifest: dict, located: dict[int, Path], workdir: Path, bac
         evidence=False, **kwargs)
 
 
-def compare_rerun(manifest: dict, run_dir: Path, rerun_dir: Path, report: VerifyReport) -> None:
+def compare_rerun(manifest: dict, run_dir: Path, rerun_dir: Path, report: VerifyReport,
+                  backend: str | None = None) -> None:
     tol = manifest.get("tolerances", {})
+    recorded_backend = manifest["request"]["backend"]
+    other_backend = backend is not None and backend != recorded_backend
+    if other_backend:
+        report.add("ok", "re-run", f"re-run on backend {backend!r}; the run used {recorded_backend!r} "
+                   f"({manifest['environment']['change_engine'].get('resolved')})")
     for out in manifest.get("outputs", []):
         rel = out["path"]
         check = out.get("check", "integrity")
@@ -320,7 +326,7 @@ def compare_rerun(manifest: dict, run_dir: Path, rerun_dir: Path, report: Verify
         elif check == "alerts":
             diffs = compare.compare_alerts(recorded, fresh, tol)
         else:
-            diffs = compare.compare_summary(recorded, fresh, tol)
+            diffs = compare.compare_summary(recorded, fresh, tol, other_backend)
         for d in diffs:
             report.add("fail", rel, f"re-run differs: {d}")
         if not diffs:
@@ -389,7 +395,7 @@ def verify_run(run_dir: str | Path, *, inputs_root: str | Path | None = None, re
             report.add("fail", "re-run", f"the analysis could not be re-run: {exc}")
             return report
         report.rerun_done = True
-        compare_rerun(manifest, run_dir, req.out, report)
+        compare_rerun(manifest, run_dir, req.out, report, backend)
     finally:
         if not keep_rerun:
             shutil.rmtree(workdir, ignore_errors=True)
