@@ -260,6 +260,7 @@ def detect_kernel(
         L = np.zeros((P, P), np.float64)
         R = np.empty((P, B), np.float64)
         beta = np.empty((P, B), np.float64)
+        xv2 = np.empty((P, B), np.float64)
         Pm = np.empty((P, P), np.float64)
         xv = np.empty(P, np.float64)
         pv = np.empty(P, np.float64)
@@ -273,6 +274,68 @@ def detect_kernel(
             for b in range(B):
                 for kk in range(p1 - p0):
                     yb[kk, t, b] = vals[t, b, p0 + kk]
+        Kb = p1 - p0
+        dense = not roc
+        Kd = Kb if dense else 1
+        Td = T if dense else 1
+        mz = np.ones((Td, Kd), np.float64)
+        yz = np.empty((Td, B, Kd), np.float64)
+        Gb = np.zeros((P, P, Kd), np.float64)
+        Rb = np.zeros((P, B, Kd), np.float64)
+        betab = np.zeros((P, B, Kd), np.float64)
+        okb = np.zeros(Kd, np.bool_)
+        resb = np.empty((Td, B, Kd), np.float64)
+        if dense:
+            # Without ROC every pixel's first fit uses all its valid history: build the
+            # normal equations and then the residuals for the whole block at once,
+            # pixels innermost (SIMD-friendly), with missing observations weighted 0.
+            for t in range(T):
+                for b in range(B):
+                    for kk in range(Kb):
+                        v = vals[t, b, p0 + kk]
+                        yz[t, b, kk] = v
+                        if not math.isfinite(v):
+                            mz[t, kk] = 0.0
+            for t in range(T):
+                for b in range(B):
+                    for kk in range(Kb):
+                        if mz[t, kk] == 0.0:
+                            yz[t, b, kk] = 0.0
+            for t in range(n_split):
+                for i in range(P):
+                    for j in range(i + 1):
+                        xij = X[t, i] * X[t, j]
+                        for kk in range(Kb):
+                            Gb[i, j, kk] += xij * mz[t, kk]
+                    xi = X[t, i]
+                    for b in range(B):
+                        for kk in range(Kb):
+                            Rb[i, b, kk] += xi * yz[t, b, kk]
+            for kk in range(Kb):
+                cnt = 0.0
+                for t in range(n_split):
+                    cnt += mz[t, kk]
+                if cnt < max(P, min_hist):
+                    continue
+                for i in range(P):
+                    for j in range(i + 1):
+                        G[i, j] = Gb[i, j, kk]
+                        G[j, i] = Gb[i, j, kk]
+                    for b in range(B):
+                        R[i, b] = Rb[i, b, kk]
+                if _cholesky_solve(G, R, L, beta, P, B):
+                    okb[kk] = True
+                    for i in range(P):
+                        for b in range(B):
+                            betab[i, b, kk] = beta[i, b]
+            for t in range(T):
+                for b in range(B):
+                    for kk in range(Kb):
+                        resb[t, b, kk] = yz[t, b, kk]
+                    for i in range(P):
+                        xi = X[t, i]
+                        for kk in range(Kb):
+                            resb[t, b, kk] -= xi * betab[i, b, kk]
         for pix in range(p0, p1):
             kp = pix - p0
             flag[pix] = 0
@@ -345,17 +408,38 @@ def detect_kernel(
                 status[pix] = 1
                 continue
             # 3. fit
-            n_used = _fit(yb, kp, X, vidx, start, nh, keep, G, R, L, beta, P, B)
-            if n_used < 0:
-                nhist[pix] = nh - start
-                status[pix] = 1
-                continue
             fresh = False
+            if dense:
+                if not okb[kp]:
+                    nhist[pix] = nh
+                    status[pix] = 1
+                    continue
+                n_used = nh
+                for i in range(P):
+                    for j in range(i + 1):
+                        G[i, j] = Gb[i, j, kp]
+                        G[j, i] = Gb[i, j, kp]
+                    for b in range(B):
+                        R[i, b] = Rb[i, b, kp]
+                        beta[i, b] = betab[i, b, kp]
+                _cholesky_solve(G, R, L, xv2, P, B)  # refresh L (used for leverages)
+                for q in range(nv):
+                    t = vidx[q]
+                    for b in range(B):
+                        res[q, b] = resb[t, b, kp]
+                fresh = True
+            else:
+                n_used = _fit(yb, kp, X, vidx, start, nh, keep, G, R, L, beta, P, B)
+                if n_used < 0:
+                    nhist[pix] = nh - start
+                    status[pix] = 1
+                    continue
             if screen:
                 # Tmask-like screening: score the kept history observations against the
                 # current fit, drop the outliers and refit, up to SCREEN_PASSES times
                 for ps in range(1, SCREEN_PASSES + 1):
-                    _residuals(yb, kp, X, vidx, start, nv, beta, res, P, B)
+                    if not fresh:
+                        _residuals(yb, kp, X, vidx, start, nv, beta, res, P, B)
                     for b in range(B):
                         ss = 0.0
                         for q in range(start, nh):
