@@ -61,7 +61,7 @@ class AnalysisRequest:
     receptors: Path | None = None
     dem: Path | None = None
     params: DisturbanceParams = field(default_factory=DisturbanceParams)
-    tile_size: int = 256
+    tile_size: int = 512  # pixels; COGs are usually tiled in 512 px blocks, read each once
     backend: str = "auto"
     max_flow_distance_m: float = 20_000.0
     licence_periods: list[comp.LicencePeriod] | None = None  # instead of a licences file

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -26,8 +28,17 @@ def demo(
     from minewatch.pipeline import AnalysisRequest, run_analysis
 
     console = Console(stderr=True)
-    console.print(f"generating the demo scene (seed {seed}) in {out / 'scene'}")
-    scene = generate_scene(out / "scene", seed=seed, progress=True)
+    # Compile the Numba kernels on the other core while this one writes the scene.
+    warmup = subprocess.Popen([sys.executable, "-m", "minewatch.warmup"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        console.print(f"generating the demo scene (seed {seed}) in {out / 'scene'}")
+        scene = generate_scene(out / "scene", seed=seed, progress=True)
+        with console.status("compiling the analysis kernels"):
+            warmup.wait()
+    finally:
+        if warmup.poll() is None:
+            warmup.kill()
     req = AnalysisRequest(
         catalog=scene.catalog, out=out / "result", start=dt.date.fromisoformat(scene.monitor_start),
         end=dt.date.fromisoformat(scene.monitor_end), licences=scene.licences, receptors=scene.receptors,

@@ -35,8 +35,9 @@ import numba as nb
 import numpy as np
 from scipy.stats import chi2
 
-from minewatch.analysis.change.design import design_matrix
+from minewatch.analysis.change.design import check_days, design_matrix
 from minewatch.analysis.change.engine import resolve_backend
+from minewatch.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class PersistentResult:
     """Per-pixel outputs, arrays of shape (H, W) or (B, H, W)."""
 
     date: np.ndarray  # int32 days since epoch, 0 = no lasting change
-    confidence: np.ndarray  # float32 share of anomalous observations from the change on
+    confidence: np.ndarray  # float32 share of observations from the change on nearer to the new state
     magnitude: np.ndarray  # float32 (B, H, W) median residual after the change
     post_quantile: np.ndarray  # float32 (B, H, W) ``post_quantile`` of values after the change
     rmse: np.ndarray  # float32 (B, H, W)
@@ -261,6 +262,23 @@ def _kernel(vals, days, X, start, end, floor, q, q_screen, consecutive, early_wi
             break
 
 
+def _check(values: np.ndarray, days: np.ndarray, monitor_start: int, monitor_end: int,
+           params: PersistentParams) -> None:
+    """Raise InputError naming the first bad argument or setting."""
+    if values.ndim != 4:
+        raise InputError(f"values must be (T, B, H, W), got shape {values.shape}")
+    check_days(days, values.shape[0])
+    if monitor_end < monitor_start:
+        raise InputError(f"monitor_end {monitor_end} is before monitor_start {monitor_start}")
+    if params.consecutive < 1 or params.early_window < 1 or params.min_history_obs < 1:
+        raise InputError("PersistentParams: consecutive, early_window and min_history_obs must be >= 1")
+    for name in ("early_share", "persistence", "post_quantile"):
+        if not 0 <= getattr(params, name) <= 1:
+            raise InputError(f"PersistentParams.{name}={getattr(params, name)} must be in [0, 1]")
+    if not 0.5 < params.threshold < 1 or not 0.5 < params.screen_threshold < 1:
+        raise InputError("PersistentParams: threshold and screen_threshold are probabilities in (0.5, 1)")
+
+
 def detect_persistent_change(values: np.ndarray, days: np.ndarray, monitor_start: int, monitor_end: int,
                              params: PersistentParams | None = None, backend: str = "auto") -> PersistentResult:
     """Find each pixel's first lasting change in ``[monitor_start, monitor_end]``.
@@ -276,11 +294,13 @@ def detect_persistent_change(values: np.ndarray, days: np.ndarray, monitor_start
         whatever device it has) or ``"auto"`` (the GPU when one is usable, else the CPU).
     """
     params = params or PersistentParams()
-    if resolve_backend(backend) in ("gpu", "torch"):
+    _check(values, days, monitor_start, monitor_end, params)
+    resolved = resolve_backend(backend)
+    if resolved in ("gpu", "torch"):
         from minewatch.analysis.change.persistent_torch import detect_persistent_change_torch
 
         return detect_persistent_change_torch(values, days, monitor_start, monitor_end, params,
-                                              device="cuda" if resolve_backend(backend) == "gpu" else None)
+                                              device="cuda" if resolved == "gpu" else None)
     T, B, H, W = values.shape
     N = H * W
     vals = np.ascontiguousarray(values.reshape(T, B, N), dtype=np.float32)
