@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from minewatch.cli.analyze import print_summary
+from minewatch.cli.analyze import check_evidence_options, print_summary
 from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
 
@@ -20,6 +20,8 @@ from minewatch.cli.progress import rich_progress
 def demo(
     out: Path = typer.Option(Path("minewatch-demo"), "--out", help="Folder for the scene and the results."),
     seed: int = typer.Option(7, "--seed", help="Random seed of the synthetic scene."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (headless Chromium)."),
+    lang: str = typer.Option("en", "--lang", help="Report language: en or es."),
 ) -> None:
     """Generate a synthetic ~4 x 4 km mining area (Sentinel-2 L2A-like COGs, STAC catalog, licences,
     receptors, DEM) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""
@@ -27,6 +29,7 @@ def demo(
     from minewatch.evaluation import evaluate_against_truth
     from minewatch.pipeline import AnalysisRequest, run_analysis
 
+    check_evidence_options(None, pdf, lang)
     console = Console(stderr=True)
     # Compile the Numba kernels on the other core while this one writes the scene.
     warmup = subprocess.Popen([sys.executable, "-m", "minewatch.warmup"], stdout=subprocess.DEVNULL,
@@ -42,7 +45,7 @@ def demo(
     req = AnalysisRequest(
         catalog=scene.catalog, out=out / "result", start=dt.date.fromisoformat(scene.monitor_start),
         end=dt.date.fromisoformat(scene.monitor_end), licences=scene.licences, receptors=scene.receptors,
-        dem=scene.dem,
+        dem=scene.dem, pdf=pdf, lang=lang,
     )
     with rich_progress(console) as progress:
         summary = run_analysis(req, progress)
