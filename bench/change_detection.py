@@ -274,15 +274,14 @@ def run_bfast(args, work: Path, full: bool) -> dict:
                str(out), "--monitor-start", str(spec.monitor_day), "--k", str(BFAST_K),
                "--backend", backend]
         if backend == "opencl":
-            # first call compiles bfast's OpenCL kernels (PoCL caches them); not timed
-            warm = work / "bfast_warm"
-            warm.mkdir(exist_ok=True)
-            np.save(warm / "values.npy", np.load(work / "bfast_sub" / "values.npy")[:, :8, :8])
-            np.save(warm / "days.npy", spec.days)
-            subprocess.run([py, cmd[1], str(warm), str(work / "bfast_warm_out"),
-                            "--monitor-start", str(spec.monitor_day), "--k", str(BFAST_K),
-                            "--backend", "opencl"], capture_output=True, text=True,
-                           timeout=args.bfast_timeout)
+            # PoCL compiles bfast's kernels on first use, specialised per work size, and
+            # caches them: an untimed run on the same data first
+            warm = cmd[:3] + [str(work / "bfast_warm_out")] + cmd[4:]
+            try:
+                subprocess.run(warm, capture_output=True, text=True, timeout=args.bfast_timeout)
+            except subprocess.TimeoutExpired:
+                errors.append(f"{backend}: warm-up timed out after {args.bfast_timeout} s")
+                continue
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bfast_timeout)
         except subprocess.TimeoutExpired:

@@ -4,7 +4,8 @@ Runs INSIDE the bfast virtual environment (see setup.sh), never in minewatch's v
 
     /work/bfast-venv/bin/python bench/bfast_env/run_bfast.py IN_DIR OUT_DIR [options]
 
-IN_DIR holds ``values.npy`` (float32, (T, H, W), NaN = missing) and ``days.npy`` (int64
+IN_DIR holds ``values.npy`` (float32, (T, H, W), NaN = missing; the OpenCL backend gets
+them as int16 scaled by ``--scale``) and ``days.npy`` (int64
 days since 1970-01-01). OUT_DIR receives ``breaks.npy`` (int32 (H, W): index into the
 monitoring dates, -1 no break, -2 too few observations), ``break_day.npy`` (int64 day of
 the break, 0 none), ``magnitudes.npy`` and ``info.json`` (backend, seconds, peak RSS).
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-trend", action="store_true")
     ap.add_argument("--backend", default="auto", help="opencl | python | python-mp | auto")
     ap.add_argument("--n-chunks", type=int, default=0, help="bfast's n_chunks (opencl)")
+    ap.add_argument("--scale", type=float, default=10000.0,
+                    help="opencl backend: int16 scale of the values (default 10000)")
     args = ap.parse_args(argv)
 
     from bfast import BFASTMonitor
@@ -60,9 +63,15 @@ def main(argv: list[str] | None = None) -> int:
                 verbose=0,
                 find_magnitudes=True,
             )
-            data = np.array(values, dtype=np.float32)
+            if backend == "opencl":
+                # the OpenCL pipeline takes int16 (as Landsat/Sentinel index products are
+                # stored): scale by --scale, the sentinel -32768 marks missing values
+                v = np.asarray(values, dtype=np.float32)
+                data = np.where(np.isfinite(v), np.round(v * args.scale), -32768).astype(np.int16)
+            else:
+                data = np.array(values, dtype=np.float32)
             t0 = time.perf_counter()
-            # nan_value: bfast turns this sentinel into NaN; the data already use NaN
+            # nan_value: bfast turns this sentinel into NaN (float input already uses NaN)
             kw = {"nan_value": -32768}
             if args.n_chunks:
                 kw["n_chunks"] = args.n_chunks
