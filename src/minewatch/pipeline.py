@@ -72,6 +72,12 @@ class AnalysisRequest:
     lang: str = "en"
     sign_key: Path | None = None
     pdf: bool = False
+    # water (minewatch.analysis.water.run_section): field samples and the river signal
+    samples: Path | None = None  # lab file
+    samples_mapping: str | None = None  # column-mapping name or file
+    standard: str = "WHO-GDWQ-2022"
+    sample_check: dict | None = None  # the samples already imported (the CLI validates them first)
+    river_signal: bool = True
 
 
 @dataclass
@@ -87,6 +93,7 @@ class RunArrays:
     onset_outside: np.ndarray | None = None  # bool: disturbed outside any valid licence at onset
     footprint: np.ndarray | None = None  # uint8: 0 other, 1 bare ground, 2 open water (last year)
     alert_raster: np.ndarray | None = None  # int32 alert number (A0001 -> 1), 0 = none
+    water_chart: bytes | None = None  # PNG of the river signal (NDTI along the river)
 
 
 def _noop(step: str, done: int, total: int) -> None:
@@ -259,6 +266,10 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
                     f"licences ({req.licences or 'registry'})")
     if req.dem is not None:
         _check_dem(req.dem, grid)
+    if req.samples is not None and req.sample_check is None:  # a bad lab file fails before the analysis
+        from minewatch.analysis.water.run_section import import_run_samples
+
+        req.sample_check = import_run_samples(req.samples, req.samples_mapping, standard=req.standard)
     history_days = (req.start - history[0].date).days
     notes: list[str] = []
     if not any("green" in it.assets for it in used):
@@ -292,6 +303,7 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
     elif req.dem is None and receptors:
         notes.append("receptors given without --dem: downstream tracing skipped")
 
+    water = _water_section(req, used, grid, alerts, periods, arrays, progress)
     footprint = surface_footprint(arrays.after)
     arrays.footprint = footprint
     any_licence = np.logical_or.reduce(list(result.inside_masks.values()))
@@ -345,6 +357,7 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
             for r in risk.receptors
         ],
         "receptors_checked": [r.receptor_id for r in receptors],
+        "water": water,
         "scenes_used": [
             {"id": it.id, "date": it.date.isoformat(), "role": "history" if it.date < req.start else "monitored",
              "clear_share": round(s, 3), "platform": it.platform}
@@ -364,6 +377,23 @@ def run_analysis(req: AnalysisRequest, progress: Progress | None = None) -> dict
 
         write_evidence(req, summary, used, arrays, alerts, risk, periods, receptors, progress)
     return summary
+
+
+def _water_section(req: AnalysisRequest, used, grid: Grid, alerts, periods, arrays: RunArrays,
+                   progress: Progress) -> dict:
+    """``summary["water"]``: field samples (when given) and the river signal (needs a DEM)."""
+    import shapely
+
+    from minewatch.analysis.water.run_section import river_signal_section, samples_section
+
+    water: dict = {"samples": samples_section(req.sample_check) if req.sample_check is not None else None}
+    if req.river_signal:
+        geoms = [a["geometry_obj"] for a in alerts] or [p.geometry for p in periods]
+        source = shapely.union_all(geoms) if geoms else None
+        water["river_signal"], arrays.water_chart = river_signal_section(
+            used, grid, req.dem, source, monitored_from=req.start, max_distance_m=req.max_flow_distance_m,
+            progress=progress)
+    return water
 
 
 def _write_outputs(req, summary, arrays: RunArrays, alerts, risk, periods, receptors) -> None:

@@ -81,6 +81,12 @@ def analyze(
     collection: list[str] = typer.Option(["sentinel-2-l2a"], "--collection", help="When fetching: "
                                          "sentinel-2-l2a and/or landsat-c2-l2."),
     max_cloud: float = typer.Option(None, "--max-cloud", help="When fetching: max eo:cloud_cover, %."),
+    samples: Path = typer.Option(None, "--samples", help="Lab results (CSV or Excel; see `minewatch samples "
+                                 "import`) to check against --standard and add to the report's water section."),
+    samples_mapping: str = typer.Option(None, "--samples-mapping", help="Column-mapping YAML/JSON for "
+                                        "--samples, or the name of a shipped mapping."),
+    standard: str = typer.Option("WHO-GDWQ-2022", "--standard", help="Standard for --samples: "
+                                 "WHO-GDWQ-2022 or EU-2020/2184."),
 ) -> None:
     """Map new mining disturbance, check it against licences and trace it downstream.
 
@@ -104,6 +110,11 @@ def analyze(
     if licences is None and registry is None:
         raise InputError("no licences given", hint="pass --licences LICENCES.geojson or --registry URL --site ID")
     check_evidence_options(sign, pdf, lang)
+    sample_check = None
+    if samples is not None:  # a bad lab file fails before anything runs or is written
+        from minewatch.analysis.water.run_section import import_run_samples
+
+        sample_check = import_run_samples(samples, samples_mapping, standard=standard)
     start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
     if catalog is None:
         if licences is not None:  # fail on bad licences before downloading anything
@@ -113,7 +124,9 @@ def analyze(
         catalog, dem = _fetch_imagery(out, bbox, registry, site, history_start, start_d, end_d, stac_url,
                                       collection, max_cloud, dem)
     req = AnalysisRequest(catalog=catalog, out=out, start=start_d, end=end_d, licences=licences,
-                          receptors=receptors, dem=dem, backend=backend, sign_key=sign, pdf=pdf, lang=lang)
+                          receptors=receptors, dem=dem, backend=backend, sign_key=sign, pdf=pdf, lang=lang,
+                          samples=samples, samples_mapping=samples_mapping, standard=standard,
+                          sample_check=sample_check)
     console = Console(stderr=True)
     if registry is None:
         with rich_progress(console) as progress:

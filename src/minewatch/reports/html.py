@@ -55,6 +55,7 @@ def report_figures(summary: dict, arrays, risk, periods, receptors, t: Translato
         "before_after": b64(figures.before_after(grid, arrays.before, arrays.after, periods, labels, _=t)),
         "area": b64(figures.area_chart(summary["disturbance"]["timeline"], _=t)),
         "quality": b64(figures.clear_chart(dates, arrays.clear_share, start, _=t)),
+        "water_chart": b64(arrays.water_chart) if getattr(arrays, "water_chart", None) else None,
         "labels": labels,
     }
 
