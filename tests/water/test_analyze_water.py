@@ -36,6 +36,8 @@ def test_analyze_with_samples_and_dem_writes_water_section(scene, tmp_path, caps
     out = tmp_path / "run"
     rc = main(_args(scene, out, "--samples", str(lab)))
     assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "river signal: assessed" in printed and "exceedances at DOWN" in printed
     summary = json.loads((out / "summary.json").read_text())
     water = summary["water"]
 

@@ -32,6 +32,16 @@ def print_summary(summary: dict, out: Path, console: Console) -> None:
         shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
         console.print(f"  downstream: {r['name']} ({r['kind']}) at {r['flow_distance_m']:.0f} m along the flow "
                       f"path from {shown}")
+    water = summary.get("water") or {}
+    if water.get("river_signal"):
+        rs = water["river_signal"]
+        console.print(f"  river signal: {rs['status']}" + (f" ({len(rs['per_date'])} dates, "
+                      f"{rs['n_points_upstream']} water pixels upstream, {rs['n_points_downstream']} downstream)"
+                      if rs["status"] == "assessed" else f": {rs.get('reason', '')}"))
+    if water.get("samples"):
+        ws = water["samples"]
+        console.print(f"  field samples: {ws['n_results']} results against {ws['standard']}; exceedances at "
+                      f"{', '.join(ws['stations_with_exceedance']) or 'no station'}")
     console.print(f"outputs in {out}: disturbance_date.tif, summary.json, report.html"
                   + (", report.pdf" if (out / "report.pdf").exists() else "")
                   + "; evidence in evidence/ (check with `minewatch verify`)")
