@@ -43,19 +43,21 @@ def _cholesky_solve(G, R, L, beta, P, B):
                 L[i, i] = math.sqrt(s)
             else:
                 L[i, j] = s / L[j, j]
-    for b in range(B):
-        # forward: L z = r
-        for i in range(P):
+    # forward: L z = r, then backward: L^T beta = z (all bands at once)
+    for i in range(P):
+        d = 1.0 / L[i, i]
+        for b in range(B):
             s = R[i, b]
             for k in range(i):
                 s -= L[i, k] * beta[k, b]
-            beta[i, b] = s / L[i, i]
-        # backward: L^T beta = z
-        for i in range(P - 1, -1, -1):
+            beta[i, b] = s * d
+    for i in range(P - 1, -1, -1):
+        d = 1.0 / L[i, i]
+        for b in range(B):
             s = beta[i, b]
             for k in range(i + 1, P):
                 s -= L[k, i] * beta[k, b]
-            beta[i, b] = s / L[i, i]
+            beta[i, b] = s * d
     return True
 
 
@@ -78,7 +80,7 @@ def _fit(yb, kp, X, vidx, lo, hi, keep, G, R, L, beta, P, B):
             for j in range(i + 1):
                 G[i, j] += xi * X[t, j]
             for b in range(B):
-                R[i, b] += xi * yb[kp, t, b]
+                R[i, b] += xi * yb[t, b, kp]
     for i in range(P):
         for j in range(i + 1, P):
             G[i, j] = G[j, i]
@@ -95,7 +97,7 @@ def _residuals(yb, kp, X, vidx, lo, hi, beta, res, P, B):
     for q in range(lo, hi):
         t = vidx[q]
         for b in range(B):
-            res[q, b] = yb[kp, t, b]
+            res[q, b] = yb[t, b, kp]
         for i in range(P):
             xi = X[t, i]
             for b in range(B):
@@ -139,7 +141,7 @@ def _roc_start(yb, kp, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv, p
                 R[i, 0] = 0.0
             for k in range(r0):
                 t = vidx[nh - 1 - k]
-                y = yb[kp, t, b]
+                y = yb[t, b, kp]
                 for i in range(P):
                     for j in range(P):
                         G[i, j] += X[t, i] * X[t, j]
@@ -167,7 +169,7 @@ def _roc_start(yb, kp, X, vidx, nh, P, B, crit, robust, G, R, L, beta, Pm, xv, p
         nw = 0
         for k in range(r0, nh):
             t = vidx[nh - 1 - k]
-            y = yb[kp, t, b]
+            y = yb[t, b, kp]
             f = 1.0
             pred = 0.0
             for i in range(P):
@@ -265,15 +267,10 @@ def detect_kernel(
         xv = np.empty(P, np.float64)
         pv = np.empty(P, np.float64)
         rm = np.empty(B, np.float64)
+        wr = np.empty(B, np.float64)
         sig = np.empty(B, np.float64)
         p0 = blk * BLOCK
         p1 = min(N, p0 + BLOCK)
-        # copy the block's series once, pixel-major (contiguous reads of the input)
-        yb = np.empty((p1 - p0, T, B), np.float64)
-        for t in range(T):
-            for b in range(B):
-                for kk in range(p1 - p0):
-                    yb[kk, t, b] = vals[t, b, p0 + kk]
         Kb = p1 - p0
         dense = not roc
         Kd = Kb if dense else 1
@@ -336,6 +333,14 @@ def detect_kernel(
                         xi = X[t, i]
                         for kk in range(Kb):
                             resb[t, b, kk] -= xi * betab[i, b, kk]
+            yb = yz  # the block's series (zeros where missing; only valid ones are read)
+        else:
+            # the block's series as float64, same layout as the input (contiguous copy)
+            yb = np.empty((T, B, Kb), np.float64)
+            for t in range(T):
+                for b in range(B):
+                    for kk in range(Kb):
+                        yb[t, b, kk] = vals[t, b, p0 + kk]
         for pix in range(p0, p1):
             kp = pix - p0
             flag[pix] = 0
@@ -348,12 +353,14 @@ def detect_kernel(
             nv = 0
             nh = 0
             for t in range(T):
-                ok = True
-                for b in range(B):
-                    v = yb[kp, t, b]
-                    if not math.isfinite(v):
-                        ok = False
-                        break
+                if dense:
+                    ok = mz[t, kp] > 0.0
+                else:
+                    ok = True
+                    for b in range(B):
+                        if not math.isfinite(yb[t, b, kp]):
+                            ok = False
+                            break
                 if ok:
                     vidx[nv] = t
                     nv += 1
@@ -388,7 +395,7 @@ def detect_kernel(
                                 pred = 0.0
                                 for i in range(P):
                                     pred += X[t, i] * beta[i, b]
-                                e = yb[kp, t, b] - pred
+                                e = yb[t, b, kp] - pred
                                 res[q, b] = e
                                 if q >= start + m:
                                     ss += e * e
@@ -447,14 +454,15 @@ def detect_kernel(
                                 ss += res[q, b] * res[q, b]
                         rm[b] = max(math.sqrt(ss / max(n_used - P, 1)), floor[b])
                     fresh = True
+                    for b in range(B):
+                        wr[b] = weights[b] / (rm[b] * rm[b])
                     n_drop = 0
                     for q in range(start, nh):
                         if not keep[q]:
                             continue
                         s = 0.0
                         for b in range(B):
-                            z = res[q, b] / rm[b]
-                            s += weights[b] * z * z
+                            s += wr[b] * res[q, b] * res[q, b]
                         if s > screen_thr:
                             n_drop += 1
                             dropped[q] = ps
@@ -495,20 +503,30 @@ def detect_kernel(
                 continue
             status[pix] = 0
             if method == METHOD_COLD:
+                # Pm <- L^-1 (lower triangular), so x'(X'X)^-1 x = |L^-1 x|^2
+                for c in range(P):
+                    for i in range(P):
+                        if i < c:
+                            Pm[i, c] = 0.0
+                        else:
+                            s = 1.0 if i == c else 0.0
+                            for k in range(c, i):
+                                s -= L[i, k] * Pm[k, c]
+                            Pm[i, c] = s / L[i, i]
+                for b in range(B):
+                    wr[b] = weights[b] / (rm[b] * rm[b])
                 for q in range(nh, nv):
-                    # prediction variance factor 1 + x' (X'X)^-1 x (L is the fit's factor)
+                    # prediction variance factor 1 + x' (X'X)^-1 x
                     t = vidx[q]
                     lev = 0.0
                     for i in range(P):
-                        s = X[t, i]
-                        for k in range(i):
-                            s -= L[i, k] * xv[k]
-                        xv[i] = s / L[i, i]
-                        lev += xv[i] * xv[i]
+                        s = 0.0
+                        for k in range(i + 1):
+                            s += Pm[i, k] * X[t, k]
+                        lev += s * s
                     s = 0.0
                     for b in range(B):
-                        z = res[q, b] / rm[b]
-                        s += weights[b] * z * z
+                        s += wr[b] * res[q, b] * res[q, b]
                     score[q] = s / (1.0 + lev)
                 run = 0
                 first = -1
