@@ -105,7 +105,7 @@ def river_line(dem: str | Path, source, *, max_distance_m: float = 20_000.0,
         return None, {"reason": "the mine has no cell on the DEM"}
     first = res.paths[0]["geometry"].coords[0]
     r0, c0 = point_cell(flow, first[0], first[1])
-    rows, cols, dist = flow_path(flow, int(r0), int(c0), max_distance_m)
+    rows, cols, _dist = flow_path(flow, int(r0), int(c0), max_distance_m)
     acc = flow.accumulation
     k = 0
     for i in range(1, len(rows)):
@@ -156,22 +156,22 @@ def _clean(x):
 def river_points(items, grid, line: LineString, reach, *, monitored_from, max_offset_m: float | None = None,
                  progress=None) -> pd.DataFrame:
     """Clear water pixels along ``line`` on each monitored date, with chainage and water indices."""
+    from pyproj import Transformer
     from rasterio.windows import Window, from_bounds
 
     from minewatch.analysis.water.river_pixels import river_pixels
     from minewatch.analysis.water.river_signal import add_water_indices
     from minewatch.imagery.load import load_tile
     from minewatch.imagery.masks import CLEAR, screen_tile
-    from pyproj import Transformer
 
     res = abs(grid.transform.a)
     off = max_offset_m if max_offset_m is not None else max(30.0, 2.0 * res)
     x, y = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform(*np.array(line.coords).T)
     pad = off + 3 * res
     win = from_bounds(x.min() - pad, y.min() - pad, x.max() + pad, y.max() + pad, grid.transform)
-    c0, r0 = max(0, int(math.floor(win.col_off))), max(0, int(math.floor(win.row_off)))
-    c1 = min(grid.width, int(math.ceil(win.col_off + win.width)))
-    r1 = min(grid.height, int(math.ceil(win.row_off + win.height)))
+    c0, r0 = max(0, math.floor(win.col_off)), max(0, math.floor(win.row_off))
+    c1 = min(grid.width, math.ceil(win.col_off + win.width))
+    r1 = min(grid.height, math.ceil(win.row_off + win.height))
     if c1 <= c0 or r1 <= r0:
         return pd.DataFrame()
     window = Window(c0, r0, c1 - c0, r1 - r0)
@@ -218,10 +218,8 @@ def river_signal_section(items, grid, dem: str | Path | None, source, *, monitor
     monitored_from : datetime.date
         First monitored day; earlier scenes are only used for screening.
     """
-    import tempfile
-
     from minewatch.analysis.water.chainage import river_reach
-    from minewatch.analysis.water.river_signal import analyse_river_signal, signal_chart, upstream_downstream_test
+    from minewatch.analysis.water.river_signal import analyse_river_signal, upstream_downstream_test
 
     method = ("river traced over the DEM (D8): the mine's flow path downstream and the main stem upstream "
               "of its confluence; clear water pixels (NDWI > 0) within the offset of that line on each "
@@ -247,7 +245,7 @@ def river_signal_section(items, grid, dem: str | Path | None, source, *, monitor
     n_up = int((pts["chainage_km"] < 0).sum())
     if n_up == 0:
         return {"status": "no water upstream", "reason": "no clear water pixel upstream of the mine on any "
-                "monitored date", **base, "n_points": int(len(pts))}, None
+                "monitored date", **base, "n_points": len(pts)}, None
     per_date: dict[str, dict] = {}
     for value in WATER_VALUES:
         if value not in pts.columns:
@@ -258,21 +256,56 @@ def river_signal_section(items, grid, dem: str | Path | None, source, *, monitor
             d[value] = {k: r[k] for k in ("n_upstream", "n_downstream", "median_upstream", "median_downstream",
                                           "ratio", "p_value", "testable")}
     bin_km = max(0.05, round(reach.geodesic_length_km / 20.0, 3))
-    png = None
-    analysis = None
     try:
         result = analyse_river_signal(pts, reach, "ndti", bin_km=bin_km, max_offset_m=1e9, min_points=3)
-        with tempfile.TemporaryDirectory() as tmp:
-            p = signal_chart(result["profile"], result["series"], Path(tmp) / "river_signal.png",
-                             value_label="NDTI", threshold=result["threshold"],
-                             title="NDTI along the river (0 = the mine; + downstream)")
-            png = p.read_bytes()
         s = result["summary"]
         analysis = {k: s[k] for k in ("value", "bin_km", "threshold", "threshold_rule", "gradient", "fronts")}
     except MinewatchError as exc:
         analysis = {"error": str(exc)}
-    summary = {"status": "assessed", **base, "n_points": int(len(pts)), "n_points_upstream": n_up,
+    rows = [per_date[d] for d in sorted(per_date)]
+    png = updown_chart(rows, [v for v in WATER_VALUES if v in pts.columns])
+    summary = {"status": "assessed", **base, "n_points": len(pts), "n_points_upstream": n_up,
                "n_points_downstream": int((pts["chainage_km"] > 0).sum()),
                "values": {k: VALUE_LABELS[k] for k in WATER_VALUES if k in pts.columns},
-               "per_date": [per_date[d] for d in sorted(per_date)], "ndti_profile": analysis}
+               "per_date": rows, "ndti_profile": analysis}
     return _clean(summary), png
+
+
+def updown_chart(per_date: list[dict], values: list[str]) -> bytes | None:
+    """PNG: per monitored date, the median of each index upstream and downstream of the mine.
+
+    One panel per index; dates where a side has fewer than 3 water pixels are drawn hollow.
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not per_date or not values:
+        return None
+    fig, axes = plt.subplots(len(values), 1, figsize=(9, 2.4 * len(values) + 0.6), sharex=True,
+                             constrained_layout=True)
+    axes = np.atleast_1d(axes)
+    titles = {"ndti": "NDTI", "turbidity_dogliotti": "turbidity (FNU, approx.)", "iron_ratio": "iron ratio red/blue"}
+    for ax, v in zip(axes, values, strict=True):
+        for side, colour in (("upstream", "#2166ac"), ("downstream", "#b2182b")):
+            d = [pd.Timestamp(r["date"]) for r in per_date if r.get(v) and r[v][f"median_{side}"] is not None]
+            y = [r[v][f"median_{side}"] for r in per_date if r.get(v) and r[v][f"median_{side}"] is not None]
+            n = [r[v][f"n_{side}"] for r in per_date if r.get(v) and r[v][f"median_{side}"] is not None]
+            ax.plot(d, y, "-", color=colour, lw=1, alpha=0.6)
+            full = [k for k, m in enumerate(n) if m >= 3]
+            few = [k for k, m in enumerate(n) if m < 3]
+            ax.plot([d[k] for k in full], [y[k] for k in full], "o", ms=4, color=colour,
+                    label=f"{side} of the mine")
+            ax.plot([d[k] for k in few], [y[k] for k in few], "o", ms=4, mfc="none", color=colour)
+        ax.set_ylabel(titles.get(v, v))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0].set_title("Water pixels along the river: median upstream vs downstream of the mine, per date "
+                      "(hollow: fewer than 3 pixels)", fontsize=9)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
+    plt.close(fig)
+    return buf.getvalue()
