@@ -28,4 +28,23 @@ try:
 except Exception as exc:  # pragma: no cover - informative only
     print("opencl unavailable:", exc)
 PY
+# Warm PoCL's kernel cache (~/.cache/pocl): the first OpenCL run compiles bfast's 179
+# Futhark-generated kernels, which took about an hour on 2 busy cores. Skip with NO_WARM=1.
+if [ "${NO_WARM:-0}" != "1" ]; then
+  HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  TMP="$(mktemp -d)"
+  "$VENV/bin/python" - "$TMP" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng(0)
+t = 120
+days = 17532 + 16 * np.arange(t)
+v = (0.5 + 0.2 * np.cos(2 * np.pi * days / 365.25))[:, None, None] + rng.normal(0, 0.03, (t, 16, 16))
+v[rng.random(v.shape) < 0.3] = np.nan
+np.save(sys.argv[1] + "/values.npy", v.astype(np.float32))
+np.save(sys.argv[1] + "/days.npy", days.astype(np.int64))
+PY
+  echo "warming bfast's OpenCL kernel cache (first time: up to an hour on 2 cores)..."
+  "$VENV/bin/python" "$HERE/run_bfast.py" "$TMP" "$TMP/out" --monitor-start 18628 --k 3 --backend opencl || true
+  rm -rf "$TMP"
+fi
 echo "bfast venv ready at $VENV"
