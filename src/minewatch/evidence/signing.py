@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -52,14 +51,12 @@ def generate_key(path: str | Path, *, overwrite: bool = False) -> tuple[Path, Pa
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    with atomic_path(path) as tmp:
-        os.chmod(tmp, 0o600)
+    with atomic_path(path, mode=0o600) as tmp:
         tmp.write_bytes(pem)
     public = private.public_key()
-    with atomic_path(pub_path) as tmp:
+    with atomic_path(pub_path, mode=0o644) as tmp:
         tmp.write_bytes(public.public_bytes(serialization.Encoding.PEM,
                                             serialization.PublicFormat.SubjectPublicKeyInfo))
-    os.chmod(pub_path, 0o644)
     return path, pub_path, public
 
 
