@@ -93,3 +93,15 @@ def test_bad_samples_file_exits_2_before_the_analysis(scene, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error:" in err and "'lots'" in err and "value" in err
     assert not out.exists()
+
+
+def test_verify_reruns_a_run_with_samples(scene, tmp_path, capsys):
+    """The lab file is an evidence input: `verify` re-runs with it and every output matches."""
+    lab = tmp_path / "lab.csv"
+    lab.write_text(LAB)
+    out = tmp_path / "run"
+    assert main(_args(scene, out, "--samples", str(lab))) == 0
+    manifest = json.loads((out / "evidence" / "manifest.json").read_text())
+    assert "samples" in {e["role"] for e in manifest["inputs"]}
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 0, capsys.readouterr()

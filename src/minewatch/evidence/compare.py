@@ -18,6 +18,8 @@ from rasterio.errors import RasterioIOError
 MAX_EXAMPLES = 3
 #: Keys of summary.json that describe the run, not its result (never compared).
 VOLATILE_SUMMARY_KEYS = {"run", "catalog", "minewatch_version"}
+#: Nested keys that name where an input was read from (its hash is in the manifest).
+VOLATILE_SUMMARY_PATHS = (("water", "samples", "source"),)
 
 
 def _read_raster(path: Path):
@@ -133,6 +135,13 @@ def compare_summary(recorded: Path, rerun: Path, tolerances: dict, other_backend
     b, _ = _load_json(rerun, "summary.json")
     a = {k: v for k, v in a.items() if k not in VOLATILE_SUMMARY_KEYS}
     b = {k: v for k, v in b.items() if k not in VOLATILE_SUMMARY_KEYS}
+    for d in (a, b):
+        for *parents, leaf in VOLATILE_SUMMARY_PATHS:
+            node = d
+            for key in parents:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node.pop(leaf, None)
     if other_backend:
         for d in (a, b):
             if isinstance(d.get("parameters"), dict):

@@ -188,6 +188,8 @@ def record_inputs(req, used_items, bands: list[str], staging: Path) -> tuple[str
         rec.add("receptors", req.receptors, format="geojson")
     if req.dem is not None:
         rec.add("dem", req.dem)
+    if getattr(req, "samples", None) is not None:
+        rec.add("samples", req.samples)
     return rec.finish()
 
 
@@ -202,6 +204,9 @@ def request_record(req) -> dict:
         "max_flow_distance_m": req.max_flow_distance_m,
         "lang": getattr(req, "lang", "en"),
         "pdf": bool(getattr(req, "pdf", False)),
+        "samples_mapping": None if getattr(req, "samples_mapping", None) is None else str(req.samples_mapping),
+        "standard": getattr(req, "standard", None),
+        "river_signal": getattr(req, "river_signal", True),
     }
 
 

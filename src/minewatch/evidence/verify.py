@@ -274,7 +274,7 @@ def rebuild_request(manifest: dict, located: dict[int, Path], workdir: Path, bac
     r = manifest["request"]
     by_role: dict[str, tuple[dict, Path]] = {}
     for i, e in enumerate(manifest["inputs"]):
-        if e["role"] in ("licences", "receptors", "dem") and i in located:
+        if e["role"] in ("licences", "receptors", "dem", "samples") and i in located:
             by_role[e["role"]] = (e, located[i])
     kwargs: dict = {}
     if "licences" in by_role:
@@ -291,6 +291,12 @@ def rebuild_request(manifest: dict, located: dict[int, Path], workdir: Path, bac
             kwargs["receptors"] = p
     if "dem" in by_role:
         kwargs["dem"] = by_role["dem"][1]
+    if "samples" in by_role:
+        kwargs["samples"] = by_role["samples"][1]
+        kwargs["samples_mapping"] = r.get("samples_mapping")
+    for key in ("standard", "river_signal"):
+        if r.get(key) is not None:
+            kwargs[key] = r[key]
     return AnalysisRequest(
         catalog=relocated_catalog(manifest, located, workdir), out=workdir / "rerun",
         start=dt.date.fromisoformat(r["start"]), end=dt.date.fromisoformat(r["end"]),
