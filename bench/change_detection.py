@@ -311,7 +311,7 @@ def fmt_row(name, pixels, note, pps, rss, m) -> str:
         return "nan" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(
             x, spec)
 
-    return (f"{name:<34} {pixels:>10,} {note:<11} {f(pps, ',.0f'):>12} {f(rss, ',.0f'):>9} "
+    return (f"{name:<38} {pixels:>10,} {note:<11} {f(pps, ',.0f'):>12} {f(rss, ',.0f'):>9} "
             f"{f(m.get('precision'), '.3f'):>9} {f(m.get('recall'), '.3f'):>7} "
             f"{f(m.get('f1'), '.3f'):>6} {f(m.get('median_date_error_days'), '.0f'):>10}")
 
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                       "host<->device transfers)")
 
         print()
-        print(f"{'tool':<34} {'pixels':>10} {'run on':<11} {'pixels/s':>12} {'RSS MB':>9} "
+        print(f"{'tool':<38} {'pixels':>10} {'run on':<11} {'pixels/s':>12} {'RSS MB':>9} "
               f"{'precision':>9} {'recall':>7} {'F1':>6} {'med |dd| d':>10}")
         for row in rows:
             print(fmt_row(*row))
