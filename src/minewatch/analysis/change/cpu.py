@@ -302,18 +302,18 @@ def detect_kernel(
                         for b in range(B):
                             Rb[i, b, kk] = 0.0
                             betab[i, b, kk] = 0.0
+                # branch-free (vectorisable): v - v is 0 for finite v, NaN otherwise
                 for t in range(T):
                     for b in range(B):
                         for kk in range(Kb):
-                            v = vals[t, b, p0 + kk]
-                            yz[t, b, kk] = v
-                            if not math.isfinite(v):
-                                mz[t, kk] = 0.0
+                            v = np.float64(vals[t, b, p0 + kk])
+                            fin = (v - v) == 0.0
+                            yz[t, b, kk] = v if fin else 0.0
+                            mz[t, kk] = mz[t, kk] if fin else 0.0
                 for t in range(T):
                     for b in range(B):
                         for kk in range(Kb):
-                            if mz[t, kk] == 0.0:
-                                yz[t, b, kk] = 0.0
+                            yz[t, b, kk] = yz[t, b, kk] * mz[t, kk]
                 for t in range(n_split):
                     for i in range(P):
                         for j in range(i + 1):
