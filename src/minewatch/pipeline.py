@@ -93,6 +93,9 @@ class RunArrays:
     onset_outside: np.ndarray | None = None  # bool: disturbed outside any valid licence at onset
     footprint: np.ndarray | None = None  # uint8: 0 other, 1 bare ground, 2 open water (last year)
     alert_raster: np.ndarray | None = None  # int32 alert number (A0001 -> 1), 0 = none
+    #: When the whole grid is one tile: (window, bands as loaded, clear mask), so the alert
+    #: evidence reuses the pixels instead of reading every file again.
+    tile_cache: tuple | None = None
     water_chart: bytes | None = None  # PNG of the river signal (NDTI along the river)
 
 
@@ -168,10 +171,11 @@ def _process(items: list[SceneItem], grid: Grid, req: AnalysisRequest, progress:
         before[:, rows, cols] = _composite(data, clear, sel_before)
         after[:, rows, cols] = _composite(data, clear, sel_after)
     progress("analysing tiles", len(tiles), len(tiles))
+    cache = (tiles[0], data, clear) if len(tiles) == 1 else None
     onset = clean_small_patches(onset, req.params.min_area_px)
     confidence[onset == 0] = 0
     share = [float(c) / v if v else 0.0 for c, v in zip(clear_count, valid_count, strict=True)]
-    return RunArrays(grid, onset, confidence, before, after, share)
+    return RunArrays(grid, onset, confidence, before, after, share, tile_cache=cache)
 
 
 def surface_footprint(composite: np.ndarray) -> np.ndarray:

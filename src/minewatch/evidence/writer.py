@@ -76,6 +76,20 @@ def priority(alerts: list[dict]) -> list[dict]:
     return sorted(alerts, key=lambda a: (a.get("licence_id") is not None, -a["area_ha"], a["alert_id"]))
 
 
+def _pixels(arrays, used, bands, grid, window):
+    """Bands and clear mask of ``window``: sliced from the run's own tile when it holds the window,
+    else read and screened again exactly as the pipeline did."""
+    cached = arrays.tile_cache
+    if cached is not None:
+        cw, cdata, cclear = cached
+        r0, c0 = int(window.row_off - cw.row_off), int(window.col_off - cw.col_off)
+        r1, c1 = r0 + int(window.height), c0 + int(window.width)
+        if r0 >= 0 and c0 >= 0 and r1 <= int(cw.height) and c1 <= int(cw.width) and set(bands) <= set(cdata):
+            return {b: v[:, r0:r1, c0:c1] for b, v in cdata.items()}, cclear[:, r0:r1, c0:c1]
+    data = load_tile(used, bands, grid, window)
+    return data, ev.screen_tile(used, data)
+
+
 def write_alert_evidence(target: Path, req, summary: dict, used, arrays, alerts: list[dict], periods,
                          water_assessed: bool, t: Translator, progress,
                          max_full: int = MAX_FULL_ALERTS) -> dict[str, str]:
@@ -125,8 +139,7 @@ def write_alert_evidence(target: Path, req, summary: dict, used, arrays, alerts:
     done = 0
     for window, members in groups:
         progress("writing alert evidence", done, len(full_ids))
-        data = load_tile(used, bands, grid, window)
-        clear = ev.screen_tile(used, data)
+        data, clear = _pixels(arrays, used, bands, grid, window)
         for chip in members:
             alert = chip.alert
             aid = alert["alert_id"]
