@@ -25,10 +25,10 @@ A mapping file (YAML or JSON) looks like::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minewatch.documents import load_document
 from minewatch.errors import InputError
 
 
@@ -63,21 +63,7 @@ def load_mapping(path: str | Path | None) -> ColumnMapping:
     if path is None:
         return ColumnMapping()
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"mapping file {p} not found")
-    text = p.read_text(encoding="utf-8-sig")
-    try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{p}: not a valid mapping file: {first}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: a mapping file must be a key: value document")
+    data = load_document(p)
     known = {"columns", "values", "defaults", "templates", "geometry", "kind", "crs",
              "date_format"}
     unknown = set(data) - known

@@ -27,7 +27,6 @@ detection_limit, unit, source_file, source_line, source_column, source_label``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import pandas as pd
 
 from minewatch.analysis.water.units import normalise_unit
 from minewatch.analysis.water.values import ValueParseError, parse_value
+from minewatch.documents import load_document
 from minewatch.errors import InputError, ValidationError
 
 SAMPLE_COLUMNS = [
@@ -201,20 +201,7 @@ class SampleMapping:
 
 def load_mapping(path: str | Path) -> SampleMapping:
     """Read a YAML or JSON column-mapping file."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"mapping file {p} does not exist")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() == ".json":
-            doc = json.loads(text)
-        else:
-            import yaml
-
-            doc = yaml.safe_load(text)
-    except Exception as exc:
-        raise InputError(f"mapping file {p}: cannot parse: {exc}") from exc
-    return SampleMapping.from_dict(doc, source=str(p))
+    return SampleMapping.from_dict(load_document(path), source=str(path))
 
 
 def shipped_mapping_path(name: str) -> Path:
