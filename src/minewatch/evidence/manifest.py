@@ -170,20 +170,21 @@ def record_inputs(req, used_items, bands: list[str], staging: Path) -> tuple[str
             if ref is not None:
                 rec.add("asset", ref.href, item_id=item.id, date=item.date.isoformat(), band=band)
     run_dir = Path(req.out).resolve()
-    if req.licence_periods is not None:
-        target = staging / "inputs" / "licence_periods.json"
-        write_text(target, json.dumps(_periods_doc(req.licence_periods), indent=1, sort_keys=True))
-        entry = rec.add("licences", target, format="licence_periods")
-        entry["path"] = f"{EVIDENCE_DIR}/inputs/licence_periods.json"
+
+    def saved_input(role: str, name: str, doc: dict, fmt: str) -> None:
+        """An input that exists only in memory (from the registry): saved into the evidence."""
+        target = staging / "inputs" / name
+        write_text(target, json.dumps(doc, indent=1, sort_keys=True))
+        entry = rec.add(role, target, format=fmt)
+        entry["path"] = f"{EVIDENCE_DIR}/inputs/{name}"
         entry["abs_path"] = str(run_dir / entry["path"])
+
+    if req.licence_periods is not None:
+        saved_input("licences", "licence_periods.json", _periods_doc(req.licence_periods), "licence_periods")
     elif req.licences is not None:
         rec.add("licences", req.licences, format="geojson")
     if req.receptor_list is not None:
-        target = staging / "inputs" / "receptors.json"
-        write_text(target, json.dumps(_receptors_doc(req.receptor_list), indent=1, sort_keys=True))
-        entry = rec.add("receptors", target, format="receptor_list")
-        entry["path"] = f"{EVIDENCE_DIR}/inputs/receptors.json"
-        entry["abs_path"] = str(run_dir / entry["path"])
+        saved_input("receptors", "receptors.json", _receptors_doc(req.receptor_list), "receptor_list")
     elif req.receptors is not None:
         rec.add("receptors", req.receptors, format="geojson")
     if req.dem is not None:
