@@ -59,3 +59,21 @@ class VerificationError(MinewatchError):
 
 class BackendUnavailableError(MinewatchError):
     """A requested compute backend (for example the GPU) is not available here."""
+
+
+# --------------------------------------------------------------------------- warnings
+class MinewatchWarning(UserWarning):
+    """Root of minewatch's warnings: something was repaired, assumed or left out.
+
+    The core emits them with :func:`warnings.warn`; the application layer records every
+    one raised during a run into the run's notes (summary.json, the report, the terminal),
+    so nothing that can change a figure happens silently.
+    """
+
+
+class RepairWarning(MinewatchWarning):
+    """An input was repaired to be usable (for example an invalid polygon made valid)."""
+
+
+class VocabularyWarning(MinewatchWarning):
+    """A value is outside the known vocabulary (for example an unknown receptor kind)."""

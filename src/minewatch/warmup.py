@@ -17,14 +17,15 @@ def warm_up() -> None:
     """Generate and analyse a 60 x 60 px scene in a temporary folder (same code paths and dtypes
     as a real run, so every kernel lands in the Numba cache)."""
     from minewatch.demo.scene import generate_scene
-    from minewatch.pipeline import AnalysisRequest, run_analysis
+    from minewatch.run import MonitoringRequest, Period, RunInputs, run_monitoring
 
     with tempfile.TemporaryDirectory(prefix="minewatch-warmup-") as tmp:
         scene = generate_scene(Path(tmp) / "scene", seed=1, size_px=60, cadence_days=40)
-        run_analysis(AnalysisRequest(
-            catalog=scene.catalog, out=Path(tmp) / "out", start=dt.date.fromisoformat(scene.monitor_start),
-            end=dt.date.fromisoformat(scene.monitor_end), licences=scene.licences, receptors=scene.receptors,
-            dem=scene.dem,
+        run_monitoring(MonitoringRequest(
+            inputs=RunInputs(catalog=scene.catalog, licences=scene.licences, receptors=scene.receptors,
+                             dem=scene.dem),
+            period=Period(dt.date.fromisoformat(scene.monitor_start), dt.date.fromisoformat(scene.monitor_end)),
+            out=Path(tmp) / "out",
         ))
 
 

@@ -8,7 +8,9 @@ import pytest
 from affine import Affine
 from rasterio.crs import CRS
 
-from minewatch.analysis.compliance import check_compliance, read_licences, read_receptors, to_day
+from minewatch.analysis.compliance import check_compliance
+from minewatch.analysis.licences import read_licences, read_receptors
+from minewatch.dates import to_day
 from minewatch.errors import InputError
 from minewatch.imagery.load import Grid
 

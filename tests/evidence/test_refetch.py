@@ -11,7 +11,7 @@ from pathlib import Path
 import pystac
 import pytest
 
-from minewatch.evidence import verify_run
+from minewatch.run import verify_run
 from minewatch.imagery.cache import Cache
 from minewatch.imagery.fetch import fetch
 from minewatch.imagery.http import RetryPolicy
@@ -22,7 +22,7 @@ from minewatch.testing.stac_server import LocalStacServer
 @pytest.mark.slow
 def test_missing_fetched_inputs_are_refetched_and_verify(tmp_path, monkeypatch):
     from minewatch.demo.scene import generate_scene
-    from minewatch.pipeline import AnalysisRequest, run_analysis
+    from minewatch.run import MonitoringRequest, Period, RunInputs, run_monitoring
 
     monkeypatch.setenv("MINEWATCH_CACHE_DIR", str(tmp_path / "cache"))
     scene = generate_scene(tmp_path / "scene", seed=3, start="2019-01-01", end="2020-12-31",
@@ -36,9 +36,10 @@ def test_missing_fetched_inputs_are_refetched_and_verify(tmp_path, monkeypatch):
                        cache=Cache(tmp_path / "cache"), policy=RetryPolicy(attempts=3, backoff=0.05, timeout=10))
         assert not report.failed
         shutil.copy(scene.licences, tmp_path / "case" / "licences.geojson")
-        run_analysis(AnalysisRequest(catalog=tmp_path / "case" / "fetched" / "catalog.json",
-                                     out=tmp_path / "case" / "run", start=dt.date(2020, 1, 1),
-                                     end=dt.date(2020, 12, 31), licences=tmp_path / "case" / "licences.geojson"))
+        run_monitoring(MonitoringRequest(
+            RunInputs(catalog=tmp_path / "case" / "fetched" / "catalog.json",
+                      licences=tmp_path / "case" / "licences.geojson"),
+            Period(dt.date(2020, 1, 1), dt.date(2020, 12, 31)), tmp_path / "case" / "run"))
         # "another machine": the run folder, the catalog JSON and the licences travel; no band file, no cache
         other = tmp_path / "other"
         shutil.copytree(tmp_path / "case", other, ignore=shutil.ignore_patterns("*.tif"))

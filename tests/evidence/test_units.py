@@ -11,7 +11,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from minewatch.evidence import verify_run
+from minewatch.run import verify_run
 from minewatch.evidence.compare import compare_raster, diff_json
 from minewatch.evidence.hashing import git_commit
 
@@ -19,14 +19,27 @@ from minewatch.evidence.hashing import git_commit
 def test_registry_run_with_licences_in_memory_verifies(signed_run, tmp_path):
     from scene_builder import END, START
 
-    from minewatch.analysis.compliance import read_licences, read_receptors
-    from minewatch.pipeline import AnalysisRequest, run_analysis
+    from rasterio.warp import transform_bounds
+    from shapely.geometry import box, mapping
+
+    from minewatch.cli.main import main
+    from minewatch.run import MonitoringRequest, Period, RegistrySite, RunInputs, run_monitoring
 
     sc = signed_run.scene
-    req = AnalysisRequest(catalog=sc.catalog, out=tmp_path / "reg", start=dt.date.fromisoformat(START),
-                          end=dt.date.fromisoformat(END), licence_periods=read_licences(sc.licences),
-                          receptor_list=read_receptors(sc.receptors))
-    run_analysis(req)
+    reg = tmp_path / "cadastre.gpkg"
+    with rasterio.open(sc.dem) as src:
+        bounds = transform_bounds(src.crs, 4326, *src.bounds)
+    site = tmp_path / "site.geojson"
+    site.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"site_id": "S", "name": "site"}, "geometry": mapping(box(*bounds))}]}))
+    assert main(["registry", "init", str(reg)]) == 0
+    assert main(["registry", "import", str(sc.licences), "-r", str(reg), "--kind", "licences",
+                 "--set", "kind=extraction"]) == 0
+    assert main(["registry", "import", str(sc.receptors), "-r", str(reg), "--kind", "receptors"]) == 0
+    assert main(["registry", "import", str(site), "-r", str(reg), "--kind", "sites"]) == 0
+    run_monitoring(MonitoringRequest(RunInputs(catalog=sc.catalog, site=RegistrySite(str(reg), "S")),
+                                     Period(dt.date.fromisoformat(START), dt.date.fromisoformat(END)),
+                                     tmp_path / "reg"))
     m = json.loads((tmp_path / "reg" / "evidence" / "manifest.json").read_text())
     lic = next(e for e in m["inputs"] if e["role"] == "licences")
     assert lic["format"] == "licence_periods" and lic["path"] == "evidence/inputs/licence_periods.json"

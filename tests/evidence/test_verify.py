@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 from minewatch.cli.main import main
-from minewatch.evidence import verify_run
+from minewatch.run import verify_run
 from minewatch.evidence.hashing import sha256_bytes
 
 

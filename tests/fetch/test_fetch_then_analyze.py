@@ -23,7 +23,7 @@ from minewatch.testing.stac_server import LocalStacServer
 @pytest.mark.slow
 def test_fetch_then_analyze_equals_analyze_on_static_catalog(tmp_path, cache):
     from minewatch.demo.scene import generate_scene
-    from minewatch.pipeline import AnalysisRequest, run_analysis
+    from minewatch.run import MonitoringRequest, Period, RunInputs, run_monitoring
 
     scene = generate_scene(tmp_path / "scene", seed=3, start="2019-01-01", end="2021-06-30",
                            cadence_days=20, size_px=64)
@@ -37,10 +37,11 @@ def test_fetch_then_analyze_equals_analyze_on_static_catalog(tmp_path, cache):
                        cache=cache, policy=RetryPolicy(attempts=3, backoff=0.05, timeout=10))
     assert sorted(i["id"] for i in report.items) == sorted(ids) and not report.failed
 
-    common = dict(start=dt.date(2020, 1, 1), end=dt.date(2021, 6, 30), licences=scene.licences)
-    s_static = run_analysis(AnalysisRequest(catalog=scene.catalog, out=tmp_path / "a1", **common))
-    s_fetch = run_analysis(AnalysisRequest(catalog=tmp_path / "fetched" / "catalog.json",
-                                           out=tmp_path / "a2", **common))
+    period = Period(dt.date(2020, 1, 1), dt.date(2021, 6, 30))
+    s_static = run_monitoring(MonitoringRequest(RunInputs(catalog=scene.catalog, licences=scene.licences),
+                                                period, tmp_path / "a1")).summary
+    s_fetch = run_monitoring(MonitoringRequest(RunInputs(catalog=tmp_path / "fetched" / "catalog.json",
+                                                         licences=scene.licences), period, tmp_path / "a2")).summary
     with rasterio.open(tmp_path / "a1" / "disturbance_date.tif") as a, \
             rasterio.open(tmp_path / "a2" / "disturbance_date.tif") as b:
         onset_static, onset_fetch = a.read(1), b.read(1)

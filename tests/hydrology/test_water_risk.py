@@ -9,7 +9,7 @@ from pyproj import Transformer
 from shapely.geometry import Point, Polygon
 
 from minewatch.analysis.hydrology import flow_grid, read_dem
-from minewatch.analysis.water_risk import (
+from minewatch.analysis.hydrology.receptors import (
     default_snap_distance_m,
     groundwater_vulnerability,
     receptors_downstream,

@@ -9,14 +9,52 @@ that keeps growing shows its growth inside one alert.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
+
 import numpy as np
 import shapely
 from rasterio import features
 from scipy import ndimage
 from shapely.geometry import mapping, shape
 
-from minewatch.analysis.compliance import ComplianceResult, LicencePeriod, from_day, reproject_geometry
+from minewatch.analysis.compliance import ComplianceResult
+from minewatch.analysis.geometry import reproject_geometry
+from minewatch.analysis.licences import LicencePeriod
+from minewatch.dates import from_day
 from minewatch.imagery.load import Grid
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert: a patch of new disturbance with one licence situation at onset."""
+
+    alert_id: str  #: ``A0001``..., numbered by onset then area
+    number: int  #: its value in the alert raster (A0001 -> 1)
+    onset_date: dt.date  #: 10th percentile of the patch's pixel onsets
+    area_ha: float
+    area_by_year_ha: dict[str, float]  #: area by onset year
+    n_pixels: int
+    licence_id: str | None  #: the licence authorising it at onset, ``None`` when outside
+    licence_status_at_onset: str  #: active | expired | suspended | revoked | not_yet_valid | no_licence
+    confidence: float  #: mean pixel confidence, 0..1
+    geometry: shapely.Geometry = field(repr=False)  #: EPSG:4326
+
+    def properties(self) -> dict:
+        """The alert's properties as summary.json and alerts.geojson list them (contract order)."""
+        return {
+            "area_by_year_ha": self.area_by_year_ha, "area_ha": self.area_ha, "n_pixels": self.n_pixels,
+            "licence_id": self.licence_id, "licence_status_at_onset": self.licence_status_at_onset,
+            "confidence": self.confidence, "alert_id": self.alert_id, "onset_date": self.onset_date.isoformat(),
+        }
+
+    def record(self) -> dict:
+        """:meth:`properties` plus the GeoJSON geometry (summary.json's ``alerts`` entries)."""
+        return {**self.properties(), "geometry": mapping(self.geometry)}
+
+    def feature(self) -> dict:
+        """A GeoJSON Feature (alerts.geojson)."""
+        return {"type": "Feature", "properties": self.properties(), "geometry": mapping(self.geometry)}
 
 
 def _outside_reason(sl, sub, day: int, compliance: ComplianceResult, periods: list[LicencePeriod]) -> str:
@@ -42,8 +80,8 @@ def build_alerts(
     compliance: ComplianceResult,
     periods: list[LicencePeriod],
     grid: Grid,
-) -> tuple[list[dict], np.ndarray]:
-    """Return the alert records (EPSG:4326 GeoJSON geometry) and the alert-id raster (0 = none)."""
+) -> tuple[list[Alert], np.ndarray]:
+    """Return the alerts (sorted by onset, then larger first) and the alert-number raster (0 = none)."""
     disturbed = onset > 0
     years = np.zeros(onset.shape, np.int32)
     if disturbed.any():
@@ -65,7 +103,7 @@ def build_alerts(
         shapes_by_label.setdefault(int(value), []).append(shape(geom))
 
     px_ha = grid.pixel_area_m2() / 10_000.0
-    alerts = []
+    patches = []
     index = ndimage.find_objects(label_raster)
     for lab in range(1, next_label + 1):
         sl = index[lab - 1]
@@ -76,28 +114,21 @@ def build_alerts(
         pidx = int(compliance.period_index[sl][sub][0])
         period = periods[pidx] if pidx >= 0 else None
         onset10 = int(np.percentile(days, 10, method="lower"))
-        status = "active" if period else _outside_reason(sl, sub, onset10, compliance, periods)
-        geom = shapely.union_all(shapes_by_label[lab])
-        geom84 = reproject_geometry(geom, grid.crs.to_wkt(), 4326)
-        alerts.append(
-            {
-                "onset_day": onset10,
-                "area_by_year_ha": {str(y): round(float(c * px_ha), 4) for y, c in
-                                    zip(*np.unique(years[sl][sub], return_counts=True), strict=True)},
-                "area_ha": round(float(sub.sum() * px_ha), 4),
-                "n_pixels": int(sub.sum()),
-                "licence_id": period.licence_id if period else None,
-                "licence_status_at_onset": status,
-                "confidence": round(float(np.mean(confidence[sl][sub])), 3),
-                "label": lab,
-                "geometry_obj": geom84,
-            }
-        )
-    alerts.sort(key=lambda a: (a["onset_day"], -a["area_ha"]))
+        area_ha = round(float(sub.sum() * px_ha), 4)
+        patches.append((onset10, -area_ha, lab, dict(
+            area_by_year_ha={str(y): round(float(c * px_ha), 4) for y, c in
+                             zip(*np.unique(years[sl][sub], return_counts=True), strict=True)},
+            area_ha=area_ha,
+            n_pixels=int(sub.sum()),
+            licence_id=period.licence_id if period else None,
+            licence_status_at_onset="active" if period else _outside_reason(sl, sub, onset10, compliance, periods),
+            confidence=round(float(np.mean(confidence[sl][sub])), 3),
+            geometry=reproject_geometry(shapely.union_all(shapes_by_label[lab]), grid.crs.to_wkt(), 4326),
+        )))
+    patches.sort(key=lambda p: (p[0], p[1]))
     relabel = np.zeros(next_label + 1, np.int32)
-    for i, alert in enumerate(alerts, start=1):
-        alert["alert_id"] = f"A{i:04d}"
-        alert["onset_date"] = from_day(alert.pop("onset_day")).isoformat()
-        alert["geometry"] = mapping(alert["geometry_obj"])
-        relabel[alert.pop("label")] = i
+    alerts = []
+    for i, (onset10, _, lab, fields) in enumerate(patches, start=1):
+        alerts.append(Alert(alert_id=f"A{i:04d}", number=i, onset_date=from_day(onset10), **fields))
+        relabel[lab] = i
     return alerts, relabel[label_raster]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
@@ -10,14 +9,8 @@ from rich.console import Console
 
 from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
+from minewatch.dates import parse_date
 from minewatch.errors import InputError
-
-
-def parse_date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not a date", hint="write it as YYYY-MM-DD") from None
 
 
 def print_summary(summary: dict, out: Path, console: Console) -> None:
@@ -45,21 +38,6 @@ def print_summary(summary: dict, out: Path, console: Console) -> None:
     console.print(f"outputs in {out}: disturbance_date.tif, summary.json, report.html"
                   + (", report.pdf" if (out / "report.pdf").exists() else "")
                   + "; evidence in evidence/ (check with `minewatch verify`)")
-
-
-def check_evidence_options(sign: Path | None, pdf: bool, lang: str) -> None:
-    """Fail before the analysis, not after it, on a bad key, a missing Chromium or an unknown language."""
-    from minewatch.reports.i18n import check_lang
-
-    check_lang(lang)
-    if sign is not None:
-        from minewatch.evidence.signing import load_private_key
-
-        load_private_key(sign)
-    if pdf:
-        from minewatch.reports.pdf import require_chromium
-
-        require_chromium()
 
 
 @app.command()
@@ -103,101 +81,31 @@ def analyze(
     Writes OUT/disturbance_date.tif (int32 days since 1970-01-01 of onset, 0 = none),
     OUT/confidence.tif, OUT/alerts.geojson, OUT/summary.json and OUT/report.html.
     """
-    from minewatch.pipeline import AnalysisRequest, run_analysis
+    from minewatch.imagery.fetch import parse_bbox
+    from minewatch.run import (DetectionOptions, EvidenceOptions, FetchOptions, MonitoringRequest, Period,
+                               RegistrySite, RunInputs, WaterOptions, run_monitoring)
 
-    if catalog is None and bbox is None and site is None:
-        raise InputError("no imagery given", hint="pass a CATALOG, or --bbox W,S,E,N (or --registry/--site) "
-                         "to fetch it")
-    if catalog is not None and bbox is not None:
-        raise InputError("give either a CATALOG or --bbox, not both")
-    for path, opt in ((catalog, "CATALOG"), (licences, "--licences"), (receptors, "--receptors"), (dem, "--dem")):
-        if path is not None and not path.exists():
-            raise InputError(f"{opt}: file not found: {path}")
     if (registry is None) != (site is None):
         raise InputError("--registry and --site go together", hint="pass both, or neither")
-    if registry is not None and licences is not None:
-        raise InputError("give licences either as --licences FILE or from --registry/--site, not both")
-    if licences is None and registry is None:
-        raise InputError("no licences given", hint="pass --licences LICENCES.geojson or --registry URL --site ID")
-    check_evidence_options(sign, pdf, lang)
-    sample_check = None
-    if samples is not None:  # a bad lab file fails before anything runs or is written
-        from minewatch.analysis.water.run_section import import_run_samples
-
-        sample_check = import_run_samples(samples, samples_mapping, standard=standard)
-    start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
-    if catalog is None:
-        if licences is not None:  # fail on bad licences before downloading anything
-            from minewatch.analysis.compliance import read_licences
-
-            read_licences(licences)
-        catalog, dem = _fetch_imagery(out, bbox, registry, site, history_start, start_d, end_d, stac_url,
-                                      collection, max_cloud, dem)
-    req = AnalysisRequest(catalog=catalog, out=out, start=start_d, end=end_d, licences=licences,
-                          receptors=receptors, dem=dem, backend=backend, sign_key=sign, pdf=pdf, lang=lang,
-                          samples=samples, samples_mapping=samples_mapping, standard=standard,
-                          sample_check=sample_check)
+    fetch = None
+    if catalog is None and (bbox is not None or site is not None):
+        fetch = FetchOptions(bbox=parse_bbox(bbox) if bbox is not None else None,
+                             history_start=parse_date(history_start, "--history-start") if history_start else None,
+                             stac_url=stac_url, collections=tuple(collection), max_cloud=max_cloud)
+    elif bbox is not None:
+        raise InputError("give either a CATALOG or --bbox, not both")
+    req = MonitoringRequest(
+        inputs=RunInputs(catalog=catalog, licences=licences, receptors=receptors, dem=dem,
+                         site=RegistrySite(registry, site) if registry is not None else None, fetch=fetch),
+        period=Period(parse_date(start, "--start"), parse_date(end, "--end")),
+        out=out,
+        detection=DetectionOptions(backend=backend),
+        water=WaterOptions(samples=samples, samples_mapping=samples_mapping, standard=standard),
+        evidence=EvidenceOptions(lang=lang, sign_key=sign, pdf=pdf),
+    )
     console = Console(stderr=True)
-    if registry is None:
-        with rich_progress(console) as progress:
-            summary = run_analysis(req, progress)
-    else:
-        summary = _run_with_registry(req, registry, site, console)
-    print_summary(summary, out, Console())
-
-
-def _fetch_imagery(out: Path, bbox, registry, site, history_start, start_d, end_d, stac_url, collection,
-                   max_cloud, dem):
-    """Fetch the AOI's imagery (history and monitored period) and, without --dem, a DEM into OUT/imagery."""
-    from minewatch.imagery.fetch import fetch, parse_bbox, site_bbox
-
-    box = parse_bbox(bbox) if bbox is not None else site_bbox(registry, site)
-    first = parse_date(history_start, "--history-start") if history_start else \
-        start_d.replace(year=start_d.year - 2)
-    console = Console(stderr=True)
-    console.print(f"fetching imagery for {box} from {first} to {end_d}")
-    report = fetch(box, first, end_d, out / "imagery", collections=tuple(collection), max_cloud=max_cloud,
-                   stac_url=stac_url, dem=dem is None)
-    if report.failed:
-        console.print(f"[yellow]{len(report.failed)} item(s) could not be fetched and are left out; "
-                      f"see {out / 'imagery' / 'fetch_report.json'}[/]")
-    if dem is None and report.dem:
-        dem = Path(report.catalog).parent / report.dem
-    return Path(report.catalog), dem
-
-
-def _run_with_registry(req, registry: str, site: str, console: Console) -> dict:
-    """Take licences/receptors of ``site`` from the registry, run, record the run and its alerts."""
-    import datetime as _dt
-
-    from minewatch.analysis.compliance import periods_from_versions, receptors_from_records
-    from minewatch.errors import DataError, MinewatchError
-    from minewatch.pipeline import run_analysis
-    from minewatch.registry import open_registry
-
-    reg = open_registry(registry)
-    licences = reg.licences_for_analysis(site)
-    if not licences:
-        raise DataError(f"registry {registry}: site {site!r} has no licence linked to it or meeting its area",
-                        hint="import licences with `minewatch registry import`")
-    req.licence_periods = periods_from_versions(licences)
-    if req.receptors is None:
-        req.receptor_list = receptors_from_records(reg.receptors_for_analysis(site))
-    req.site = site
-    started = _dt.datetime.now(_dt.timezone.utc)
-    run_id = reg.record_run({"site_id": site, "started_at": started, "outcome": "running",
-                             "inputs": {"catalog": str(req.catalog), "dem": str(req.dem) if req.dem else None},
-                             "parameters": {"start": req.start.isoformat(), "end": req.end.isoformat()}})
-    try:
-        with rich_progress(console) as progress:
-            summary = run_analysis(req, progress)
-    except MinewatchError as exc:
-        reg.record_run({"run_id": run_id, "site_id": site, "started_at": started, "outcome": "failed",
-                        "finished_at": _dt.datetime.now(_dt.timezone.utc), "message": str(exc)})
-        raise
-    reg.record_alerts(run_id, [{**a, "site_id": site} for a in summary["alerts"]])
-    reg.record_run({"run_id": run_id, "site_id": site, "started_at": started, "outcome": "ok",
-                    "finished_at": _dt.datetime.now(_dt.timezone.utc), "parameters": summary["parameters"],
-                    "inputs": {"catalog": str(req.catalog), "out": str(req.out)}})
-    console.print(f"recorded run {run_id} and {len(summary['alerts'])} alert(s) in {registry}")
-    return summary
+    with rich_progress(console) as progress:
+        result = run_monitoring(req, progress)
+    if result.run_id is not None:
+        console.print(f"recorded run {result.run_id} and {len(result.alerts)} alert(s) in {registry}")
+    print_summary(result.summary, out, Console())

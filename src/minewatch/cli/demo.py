@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from minewatch.cli.analyze import check_evidence_options, print_summary
+from minewatch.cli.analyze import print_summary
 from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
 
@@ -27,9 +27,11 @@ def demo(
     receptors, DEM) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""
     from minewatch.demo.scene import generate_scene
     from minewatch.evaluation import evaluate_against_truth
-    from minewatch.pipeline import AnalysisRequest, run_analysis
+    from minewatch.run import EvidenceOptions, MonitoringRequest, Period, RunInputs, run_monitoring
+    from minewatch.run.inputs import evidence_tools
 
-    check_evidence_options(None, pdf, lang)
+    evidence = EvidenceOptions(pdf=pdf, lang=lang)
+    evidence_tools(evidence)  # a missing Chromium fails before the scene is made
     console = Console(stderr=True)
     # Compile the Numba kernels on the other core while this one writes the scene.
     warmup = subprocess.Popen([sys.executable, "-m", "minewatch.warmup"], stdout=subprocess.DEVNULL,
@@ -42,15 +44,15 @@ def demo(
     finally:
         if warmup.poll() is None:
             warmup.kill()
-    req = AnalysisRequest(
-        catalog=scene.catalog, out=out / "result", start=dt.date.fromisoformat(scene.monitor_start),
-        end=dt.date.fromisoformat(scene.monitor_end), licences=scene.licences, receptors=scene.receptors,
-        dem=scene.dem, pdf=pdf, lang=lang,
+    req = MonitoringRequest(
+        inputs=RunInputs(catalog=scene.catalog, licences=scene.licences, receptors=scene.receptors, dem=scene.dem),
+        period=Period(dt.date.fromisoformat(scene.monitor_start), dt.date.fromisoformat(scene.monitor_end)),
+        out=out / "result", evidence=evidence,
     )
     with rich_progress(console) as progress:
-        summary = run_analysis(req, progress)
+        result = run_monitoring(req, progress)
     stdout = Console()
-    print_summary(summary, req.out, stdout)
+    print_summary(result.summary, req.out, stdout)
     scores = evaluate_against_truth(req.out, scene.truth_dir)
     (req.out / "accuracy.json").write_text(json.dumps(scores, indent=2))
     stdout.print(

@@ -131,7 +131,7 @@ def trace_cmd(
     from shapely.geometry import mapping
 
     from minewatch.analysis.hydrology import flow_grid, read_dem
-    from minewatch.analysis.water_risk import receptors_downstream
+    from minewatch.analysis.hydrology.receptors import receptors_downstream
 
     srcs = []
     for i, (props, geom) in enumerate(_read_geojson(sources, "sources")):

@@ -35,7 +35,7 @@ def verify(
     """Verify a run: the manifest's hash and signature, every output and input hash, and a re-run
     of the analysis compared with the recorded outputs (integers exactly, floats within the stated
     tolerance). Exits 0 when everything matches, 2 with `error:` otherwise."""
-    from minewatch.evidence import verify_run
+    from minewatch.run.verify import verify_run
     from minewatch.evidence.signing import load_public_key
 
     if not run_dir.is_dir():

@@ -1,11 +1,7 @@
-"""Evidence of a run that another party can re-check: manifest, per-alert evidence, signing, verification.
+"""Evidence of a run that another party can re-check: manifest, per-alert evidence, signing, checks.
 
-* :func:`write_evidence` — called at the end of :func:`minewatch.pipeline.run_analysis`;
-  writes ``DIR/evidence/`` (see :mod:`minewatch.evidence.manifest` for the layout).
-* :func:`verify_run` — re-checks a run folder: hashes, signature, and a re-run of the analysis.
+* :mod:`minewatch.evidence.writer` — writes ``DIR/evidence/`` at the end of a run (called by the
+  application layer, :mod:`minewatch.run.outputs`); see :mod:`minewatch.evidence.manifest` for the layout.
+* :mod:`minewatch.evidence.verify` — the checks of a run folder (hashes, signature, comparison of a
+  re-run); the re-run itself is the application layer's :func:`minewatch.run.verify.verify_run`.
 """
-
-from minewatch.evidence.verify import VerifyReport, verify_run
-from minewatch.evidence.writer import write_evidence
-
-__all__ = ["VerifyReport", "verify_run", "write_evidence"]

@@ -1,9 +1,8 @@
 """Per-alert evidence: image chips before and after, the pixel time series, licence state, receptors.
 
-For each alert the imagery of a window around it is read again (the same
-bands, the same screening as :func:`minewatch.pipeline._process`), so the
-chips and the time series come from the very observations the change engine
-saw. Alerts close to each other share one read.
+For each alert the pixels of a window around it come from the run's pixel store (the
+very observations, and the very screening, the change engine saw: nothing is read or
+screened again). Alerts close to each other share one window.
 
 Files, in ``evidence/alerts/<alert_id>/``:
 
@@ -28,19 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
-from minewatch.analysis import compliance as comp
+from minewatch.analysis.geometry import rasterize
 from minewatch.analysis.indices import bsi, mndwi, ndvi
-from minewatch.atomic import atomic_path, write_text
+from minewatch.analysis.licences import licence_validity
+from minewatch.atomic import write_text
+from minewatch.geotiff import write_geotiff
 from minewatch.imagery.load import Grid
-from minewatch.imagery import masks
 
 TRUE_COLOUR = ("red", "green", "blue")
 SWIR_FALSE_COLOUR = ("swir22", "nir", "red")
 MIN_CHIP_PX = 48
-MAX_GROUP_PX = 256  # the pipeline's default tile size
+MAX_GROUP_PX = 256  # a window of about an analysis tile
 SERIES_FIELDS = ("date", "item_id", "role", "alert_pixels", "clear_pixels", "ndvi", "bsi", "mndwi", "swir16")
 
 
@@ -95,19 +94,6 @@ def group_windows(chips: list[AlertChip], max_px: int = MAX_GROUP_PX) -> list[tu
     return groups
 
 
-def screen_tile(items, data: dict[str, np.ndarray]) -> np.ndarray:
-    """Clear-observation mask of a loaded tile, exactly as the pipeline screens (green may be absent)."""
-    return masks.screen_tile(items, data) == masks.CLEAR
-
-
-def _median(stack: np.ndarray, clear: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    vals = np.where(clear[sel], stack[sel], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(vals, axis=0).astype(np.float32) if sel.any() else np.full(stack.shape[1:],
-                                                                                         np.nan, np.float32)
-
-
 def _mean(values: np.ndarray) -> float | None:
     values = values[np.isfinite(values)]
     return round(float(values.mean()), 5) if values.size else None
@@ -145,14 +131,8 @@ def series_csv(rows: list[dict]) -> str:
 
 def write_chip_tif(path: Path, rgb: np.ndarray, grid: Grid, bands: tuple[str, ...], description: str) -> None:
     """A 3-band float32 GeoTIFF of reflectance (NaN = no clear observation)."""
-    profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=3, dtype="float32",
-                   crs=grid.crs, transform=grid.transform, nodata=float("nan"), compress="deflate")
-    with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(rgb.astype(np.float32))
-            for i, b in enumerate(bands, start=1):
-                dst.set_band_description(i, b)
-            dst.update_tags(DESCRIPTION=description, UNITS="surface reflectance")
+    write_geotiff(path, rgb.astype(np.float32), crs=grid.crs, transform=grid.transform, nodata=float("nan"),
+                  tiled=False, descriptions=bands, tags={"DESCRIPTION": description, "UNITS": "surface reflectance"})
 
 
 def licence_state(alert: dict, mask_grid: np.ndarray, grid: Grid, periods, onset_day: int) -> list[dict]:
@@ -161,15 +141,15 @@ def licence_state(alert: dict, mask_grid: np.ndarray, grid: Grid, periods, onset
     if not mask_grid.any():
         return out
     for p in periods:
-        inside = comp.rasterize(p.geometry, grid)
+        inside = rasterize(p.geometry, grid)
         share = float((inside & mask_grid).sum() / mask_grid.sum())
         if share <= 0:
             continue
         out.append({
             "licence_id": p.licence_id, "holder": p.holder, "commodity": p.commodity,
             "status_now": p.status,
-            "valid_from": None if p.active_from <= -comp.NEVER else comp.from_day(p.active_from).isoformat(),
-            "valid_to": None if p.active_to >= comp.NEVER else comp.from_day(p.active_to).isoformat(),
+            "valid_from": licence_validity(p)[0],
+            "valid_to": licence_validity(p)[1],
             "authorised_on_onset": bool(p.active_on(onset_day)),
             "share_of_alert_inside": round(share, 3),
         })
@@ -179,7 +159,7 @@ def licence_state(alert: dict, mask_grid: np.ndarray, grid: Grid, periods, onset
 
 def alert_record(alert: dict, licences: list[dict], receptors: list[dict], files: dict[str, str],
                  periods_text: dict, note: str | None = None) -> dict:
-    rec = {k: v for k, v in alert.items() if k != "geometry_obj"}
+    rec = dict(alert)
     rec["licences_at_onset"] = licences
     rec["receptors_downstream"] = receptors
     rec["composites"] = periods_text

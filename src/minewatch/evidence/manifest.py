@@ -122,54 +122,27 @@ class InputRecorder:
         return base, self.entries
 
 
-def _periods_doc(periods) -> dict:
-    return {"type": "minewatch.licence_periods", "periods": [
-        {"licence_id": p.licence_id, "status": p.status, "active_from": p.active_from,
-         "active_to": p.active_to, "holder": p.holder, "commodity": p.commodity,
-         "geometry": mapping(p.geometry)} for p in periods]}
+def record_inputs(result, run_dir: Path, bands: list[str], staging: Path) -> tuple[str | None, list[dict]]:
+    """Hash every input of the run: STAC documents, the assets read, licences, receptors, DEM, samples.
 
-
-def _receptors_doc(receptors) -> dict:
-    return {"type": "minewatch.receptors", "receptors": [
-        {"receptor_id": r.receptor_id, "kind": r.kind, "name": r.name, "geometry": mapping(r.geometry)}
-        for r in receptors]}
-
-
-def periods_from_doc(doc: dict):
-    """Rebuild licence periods written by :func:`record_inputs` for a registry-backed run."""
-    from minewatch.analysis.compliance import LicencePeriod
-
-    return [LicencePeriod(licence_id=p["licence_id"], status=p["status"], geometry=shape(p["geometry"]),
-                          active_from=int(p["active_from"]), active_to=int(p["active_to"]),
-                          holder=p.get("holder"), commodity=p.get("commodity"))
-            for p in doc["periods"]]
-
-
-def receptors_from_doc(doc: dict):
-    from minewatch.analysis.compliance import Receptor
-
-    return [Receptor(receptor_id=r["receptor_id"], kind=r["kind"], name=r["name"],
-                     geometry=shape(r["geometry"])) for r in doc["receptors"]]
-
-
-def record_inputs(req, used_items, bands: list[str], staging: Path) -> tuple[str | None, list[dict]]:
-    """Hash every input of the run: STAC documents, the assets read, licences, receptors, DEM.
-
-    Licences or receptors given in memory (from the registry) are written to
-    ``staging/inputs/`` as JSON first, so the run can be re-done from the evidence alone.
+    Licences or receptors taken from a registry are written to ``staging/inputs/`` as JSON
+    first (:func:`minewatch.analysis.licences.periods_to_doc`), so the run can be re-done from
+    the evidence alone.
     """
+    from minewatch.analysis.licences import periods_to_doc, receptors_to_doc
     from minewatch.atomic import write_text
 
-    rec = InputRecorder(req.out)
-    docs = stac_documents(req.catalog)
+    req = result.request
+    rec = InputRecorder(run_dir)
+    docs = stac_documents(result.catalog)
     for i, doc in enumerate(docs):
         rec.add("catalog" if i == 0 else "stac", doc)
-    for item in used_items:
+    for item in result.items:
         for band in bands:
             ref = item.assets.get(band)
             if ref is not None:
                 rec.add("asset", ref.href, item_id=item.id, date=item.date.isoformat(), band=band)
-    run_dir = Path(req.out).resolve()
+    run_dir = Path(run_dir).resolve()
 
     def saved_input(role: str, name: str, doc: dict, fmt: str) -> None:
         """An input that exists only in memory (from the registry): saved into the evidence."""
@@ -179,35 +152,35 @@ def record_inputs(req, used_items, bands: list[str], staging: Path) -> tuple[str
         entry["path"] = f"{EVIDENCE_DIR}/inputs/{name}"
         entry["abs_path"] = str(run_dir / entry["path"])
 
-    if req.licence_periods is not None:
-        saved_input("licences", "licence_periods.json", _periods_doc(req.licence_periods), "licence_periods")
-    elif req.licences is not None:
-        rec.add("licences", req.licences, format="geojson")
-    if req.receptor_list is not None:
-        saved_input("receptors", "receptors.json", _receptors_doc(req.receptor_list), "receptor_list")
-    elif req.receptors is not None:
-        rec.add("receptors", req.receptors, format="geojson")
-    if req.dem is not None:
-        rec.add("dem", req.dem)
-    if getattr(req, "samples", None) is not None:
-        rec.add("samples", req.samples)
+    if req.inputs.site is not None:
+        saved_input("licences", "licence_periods.json", periods_to_doc(result.periods), "licence_periods")
+    else:
+        rec.add("licences", req.inputs.licences, format="geojson")
+    if req.inputs.receptors is not None:
+        rec.add("receptors", req.inputs.receptors, format="geojson")
+    elif req.inputs.site is not None:
+        saved_input("receptors", "receptors.json", receptors_to_doc(result.receptors), "receptor_list")
+    if result.dem is not None:
+        rec.add("dem", result.dem)
+    if req.water.samples is not None:
+        rec.add("samples", req.water.samples)
     return rec.finish()
 
 
 def request_record(req) -> dict:
-    """The parameters of the request (paths are in ``inputs``, by role)."""
+    """The parameters of a :class:`~minewatch.run.request.MonitoringRequest` (paths are in ``inputs``)."""
     return {
-        "start": req.start.isoformat(),
-        "end": req.end.isoformat(),
-        "disturbance": req.params.as_dict(),
-        "tile_size": req.tile_size,
-        "backend": req.backend,
-        "max_flow_distance_m": req.max_flow_distance_m,
-        "lang": getattr(req, "lang", "en"),
-        "pdf": bool(getattr(req, "pdf", False)),
-        "samples_mapping": None if getattr(req, "samples_mapping", None) is None else str(req.samples_mapping),
-        "standard": getattr(req, "standard", None),
-        "river_signal": getattr(req, "river_signal", True),
+        "start": req.period.start.isoformat(),
+        "end": req.period.end.isoformat(),
+        "disturbance": req.detection.params.as_dict(),
+        "tile_size": req.detection.tile_size,
+        "backend": req.detection.backend,
+        "max_flow_distance_m": req.detection.max_flow_distance_m,
+        "lang": req.evidence.lang,
+        "pdf": req.evidence.pdf,
+        "samples_mapping": None if req.water.samples_mapping is None else str(req.water.samples_mapping),
+        "standard": req.water.standard,
+        "river_signal": req.water.river_signal,
     }
 
 
@@ -223,12 +196,13 @@ def output_record(run_dir: Path, rel: str) -> dict:
 
 
 def new_manifest(req, base: str | None, inputs: list[dict], bands: list[str]) -> dict:
-    """A manifest without outputs (they are added once written)."""
+    """A manifest of ``req`` (a :class:`~minewatch.run.request.MonitoringRequest`) without outputs
+    (they are added once written)."""
     return {
         "manifest_version": MANIFEST_VERSION,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "tool": "minewatch analyze",
-        "environment": environment_record(req.backend),
+        "environment": environment_record(req.detection.backend),
         "request": request_record(req),
         "bands_read": bands,
         "hashing": "SHA-256 over every byte of each file (whole file, not only the windows read)",

@@ -7,18 +7,16 @@ Checks, in order, each failure naming the file concerned:
 3. every output file's SHA-256 against the manifest;
 4. every input file (STAC documents, band files, licences, receptors, DEM): found
    (beside the run, at its recorded path, or under ``--inputs-root``) and of the recorded SHA-256;
-5. a re-run of the analysis from the manifest's parameters and the located inputs,
-   compared with the recorded outputs: integer/categorical outputs exactly, floating-point
-   ones within the manifest's tolerances (see :mod:`minewatch.evidence.compare`).
+5. a re-run of the analysis from the manifest's parameters and the located inputs (done by the
+   application layer, :func:`minewatch.run.verify.verify_run`), compared here with the recorded
+   outputs by :func:`compare_rerun`: integer/categorical outputs exactly, floating-point ones
+   within the manifest's tolerances (see :mod:`minewatch.evidence.compare`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,9 +26,7 @@ from minewatch.errors import MinewatchError, NetworkError
 from minewatch.evidence.writer import STANDARD_OUTPUTS
 from minewatch.evidence import compare
 from minewatch.evidence.hashing import sha256_bytes, sha256_file
-from minewatch.evidence.manifest import (
-    DIGEST, EVIDENCE_DIR, MANIFEST, SIGNATURE, is_remote, load_manifest, params_from_dict, periods_from_doc,
-    receptors_from_doc)
+from minewatch.evidence.manifest import DIGEST, EVIDENCE_DIR, MANIFEST, SIGNATURE, is_remote, load_manifest
 
 
 @dataclass
@@ -71,7 +67,9 @@ class VerifyReport:
                 "findings": [f.__dict__ for f in self.findings]}
 
 
-class _Hasher:
+class FileHasher:
+    """SHA-256 of files, each hashed once."""
+
     def __init__(self) -> None:
         self.cache: dict[str, str] = {}
 
@@ -102,7 +100,7 @@ def candidates(entry: dict, run_dir: Path, inputs_root: Path | None) -> list[Pat
 
 
 def locate_inputs(manifest: dict, run_dir: Path, inputs_root: Path | None, report: VerifyReport,
-                  hasher: _Hasher, progress, refetch_dir: Path | None = None) -> dict[int, Path]:
+                  hasher: FileHasher, progress, refetch_dir: Path | None = None) -> dict[int, Path]:
     """Find and hash every input; return ``{index in manifest["inputs"]: located path}`` of those found.
 
     With ``refetch_dir``, a missing band file of a fetched catalog is read again from its source
@@ -204,7 +202,7 @@ def check_manifest(run_dir: Path, raw: bytes, report: VerifyReport, trusted: lis
                    "it together with its hash")
 
 
-def check_outputs(manifest: dict, run_dir: Path, report: VerifyReport, hasher: _Hasher) -> None:
+def check_outputs(manifest: dict, run_dir: Path, report: VerifyReport, hasher: FileHasher) -> None:
     listed = set()
     for out in manifest.get("outputs", []):
         rel = out["path"]
@@ -267,44 +265,6 @@ def relocated_catalog(manifest: dict, located: dict[int, Path], workdir: Path) -
     return path
 
 
-def rebuild_request(manifest: dict, located: dict[int, Path], workdir: Path, backend: str | None):
-    """The :class:`~minewatch.pipeline.AnalysisRequest` of the recorded run, over the located inputs."""
-    from minewatch.pipeline import AnalysisRequest
-
-    r = manifest["request"]
-    by_role: dict[str, tuple[dict, Path]] = {}
-    for i, e in enumerate(manifest["inputs"]):
-        if e["role"] in ("licences", "receptors", "dem", "samples") and i in located:
-            by_role[e["role"]] = (e, located[i])
-    kwargs: dict = {}
-    if "licences" in by_role:
-        e, p = by_role["licences"]
-        if e.get("format") == "licence_periods":
-            kwargs["licence_periods"] = periods_from_doc(json.loads(p.read_text(encoding="utf-8")))
-        else:
-            kwargs["licences"] = p
-    if "receptors" in by_role:
-        e, p = by_role["receptors"]
-        if e.get("format") == "receptor_list":
-            kwargs["receptor_list"] = receptors_from_doc(json.loads(p.read_text(encoding="utf-8")))
-        else:
-            kwargs["receptors"] = p
-    if "dem" in by_role:
-        kwargs["dem"] = by_role["dem"][1]
-    if "samples" in by_role:
-        kwargs["samples"] = by_role["samples"][1]
-        kwargs["samples_mapping"] = r.get("samples_mapping")
-    for key in ("standard", "river_signal"):
-        if r.get(key) is not None:
-            kwargs[key] = r[key]
-    return AnalysisRequest(
-        catalog=relocated_catalog(manifest, located, workdir), out=workdir / "rerun",
-        start=dt.date.fromisoformat(r["start"]), end=dt.date.fromisoformat(r["end"]),
-        params=params_from_dict(r["disturbance"]), tile_size=int(r["tile_size"]),
-        backend=backend or r["backend"], max_flow_distance_m=float(r["max_flow_distance_m"]),
-        evidence=False, **kwargs)
-
-
 def compare_rerun(manifest: dict, run_dir: Path, rerun_dir: Path, report: VerifyReport,
                   backend: str | None = None) -> None:
     tol = manifest.get("tolerances", {})
@@ -341,68 +301,20 @@ def compare_rerun(manifest: dict, run_dir: Path, rerun_dir: Path, report: Verify
             report.add("ok", rel, f"re-run reproduces it ({how})")
 
 
-def verify_run(run_dir: str | Path, *, inputs_root: str | Path | None = None, rerun: bool = True,
-               backend: str | None = None, trusted_keys: list | None = None, require_signature: bool = False,
-               keep_rerun: str | Path | None = None, refetch: bool = True, progress=None) -> VerifyReport:
-    """Verify a run folder written by ``minewatch analyze`` (see module docstring).
-
-    Parameters
-    ----------
-    run_dir : path
-        The run folder (holding ``evidence/manifest.json``).
-    inputs_root : path, optional
-        Folder holding the inputs as they were under the manifest's ``inputs_base``.
-    rerun : bool
-        Re-run the analysis and compare (default); False checks hashes and signature only.
-    backend : str, optional
-        Change-engine backend for the re-run (default: the recorded one), e.g. to compare CPU and GPU.
-    trusted_keys : list of Ed25519 public keys, optional
-        The signature must be by one of them.
-    require_signature : bool
-        Fail when the manifest is not signed.
-    keep_rerun : path, optional
-        Write the re-run's outputs there (default: a temporary folder, removed).
-    refetch : bool
-        Re-fetch band files of fetched catalogs that are missing here from their recorded source.
-    """
-    progress = progress or (lambda *a: None)
-    run_dir = Path(run_dir)
-    report = VerifyReport(run_dir)
+def check_recorded(run_dir: Path, report: VerifyReport, *, inputs_root: Path | None, trusted_keys: list,
+                   require_signature: bool, progress, refetch_dir: Path | None) -> tuple[dict, dict[int, Path]] | None:
+    """Checks 1-4 of the module docstring; returns the manifest and the located inputs, or ``None``
+    when there is no readable manifest (the report says why)."""
     try:
         manifest, raw = load_manifest(run_dir)
     except MinewatchError as exc:
         report.add("fail", f"{EVIDENCE_DIR}/{MANIFEST}", str(exc))
-        return report
+        return None
     check_manifest(run_dir, raw, report, list(trusted_keys or []), require_signature)
     recorded_version = manifest.get("environment", {}).get("minewatch", {}).get("version")
     if recorded_version != __version__:
         report.add("warn", "software", f"the run was made with minewatch {recorded_version}; this is {__version__}")
-    hasher = _Hasher()
+    hasher = FileHasher()
     check_outputs(manifest, run_dir, report, hasher)
-    workdir = Path(keep_rerun) if keep_rerun else Path(tempfile.mkdtemp(prefix="minewatch-verify-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        located = locate_inputs(manifest, run_dir, Path(inputs_root) if inputs_root else None, report, hasher,
-                                progress, refetch_dir=workdir / "refetched" if refetch else None)
-        if not rerun:
-            report.add("warn", "re-run", "skipped (--no-rerun): only hashes and the signature were checked")
-            return report
-        missing = [e for i, e in enumerate(manifest["inputs"])
-                   if i not in located and not is_remote(e.get("href") or "")]
-        if missing:
-            report.add("fail", "re-run", f"not possible: {len(missing)} input(s) not found")
-            return report
-        from minewatch.pipeline import run_analysis
-
-        req = rebuild_request(manifest, located, workdir, backend)
-        try:
-            run_analysis(req, progress)
-        except MinewatchError as exc:
-            report.add("fail", "re-run", f"the analysis could not be re-run: {exc}")
-            return report
-        report.rerun_done = True
-        compare_rerun(manifest, run_dir, req.out, report, backend)
-    finally:
-        if not keep_rerun:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return report
+    located = locate_inputs(manifest, run_dir, inputs_root, report, hasher, progress, refetch_dir=refetch_dir)
+    return manifest, located

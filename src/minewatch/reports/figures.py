@@ -15,7 +15,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from minewatch.analysis.compliance import geometry_to_grid  # noqa: E402
+from minewatch.analysis.geometry import geometry_to_grid  # noqa: E402
 
 
 def _identity(message: str, **values) -> str:
@@ -302,5 +302,41 @@ def time_series(rows: list[dict], onset: str, start: str, title: str, _=_identit
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def updown_chart(per_date: list[dict], values: list[str]) -> bytes | None:
+    """PNG: per monitored date, the median of each water index upstream and downstream of the mine.
+
+    One panel per index; dates where a side has fewer than 3 water pixels are drawn hollow.
+    """
+    import pandas as pd
+
+    if not per_date or not values:
+        return None
+    fig, axes = plt.subplots(len(values), 1, figsize=(9, 2.4 * len(values) + 0.6), sharex=True,
+                             constrained_layout=True)
+    axes = np.atleast_1d(axes)
+    titles = {"ndti": "NDTI", "turbidity_dogliotti": "turbidity (FNU, approx.)", "iron_ratio": "iron ratio red/blue"}
+    for ax, v in zip(axes, values, strict=True):
+        for side, colour in (("upstream", "#2166ac"), ("downstream", "#b2182b")):
+            rows = [r for r in per_date if r.get(v) and r[v][f"median_{side}"] is not None]
+            d = [pd.Timestamp(r["date"]) for r in rows]
+            y = [r[v][f"median_{side}"] for r in rows]
+            n = [r[v][f"n_{side}"] for r in rows]
+            ax.plot(d, y, "-", color=colour, lw=1, alpha=0.6)
+            full = [k for k, m in enumerate(n) if m >= 3]
+            few = [k for k, m in enumerate(n) if m < 3]
+            ax.plot([d[k] for k in full], [y[k] for k in full], "o", ms=4, color=colour,
+                    label=f"{side} of the mine")
+            ax.plot([d[k] for k in few], [y[k] for k in few], "o", ms=4, mfc="none", color=colour)
+        ax.set_ylabel(titles.get(v, v))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0].set_title("Water pixels along the river: median upstream vs downstream of the mine, per date "
+                      "(hollow: fewer than 3 pixels)", fontsize=9)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
     plt.close(fig)
     return buf.getvalue()

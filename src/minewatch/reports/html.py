@@ -42,43 +42,43 @@ def b64(png: bytes) -> str:
     return base64.b64encode(png).decode("ascii")
 
 
-def report_figures(summary: dict, arrays, risk, periods, receptors, t: Translator) -> dict[str, str]:
+def report_figures(result, summary: dict, t: Translator) -> dict[str, str]:
     """The report's figures as base64 PNG."""
-    grid = arrays.grid
+    grid = result.grid
+    r = result.rasters
     start = summary["period"]["start"]
     end = summary["period"]["end"]
     labels = (t("year before %(date)s", date=start), t("year to %(date)s", date=end))
     dates = [s["date"] for s in summary["scenes_used"]]
     return {
-        "map": b64(figures.disturbance_map(grid, arrays.onset, arrays.after, arrays.onset_outside, periods,
-                                           receptors, risk, _=t)),
-        "before_after": b64(figures.before_after(grid, arrays.before, arrays.after, periods, labels, _=t)),
+        "map": b64(figures.disturbance_map(grid, r.onset, r.after, result.compliance.outside, result.periods,
+                                           result.receptors, result.risk, _=t)),
+        "before_after": b64(figures.before_after(grid, r.before, r.after, result.periods, labels, _=t)),
         "area": b64(figures.area_chart(summary["disturbance"]["timeline"], _=t)),
-        "quality": b64(figures.clear_chart(dates, arrays.clear_share, start, _=t)),
-        "water_chart": b64(arrays.water_chart) if getattr(arrays, "water_chart", None) else None,
+        "quality": b64(figures.clear_chart(dates, r.clear_share, start, _=t)),
+        "water_chart": b64(result.water.chart_png) if result.water.chart_png else None,
         "labels": labels,
     }
 
 
-def render_report(summary: dict, arrays, alerts, risk, periods, receptors, *, lang: str = "en",
-                  provenance: dict | None = None, alert_sheets: dict[str, str] | None = None,
-                  water_assessed: bool | None = None) -> str:
+def render_report(result, summary: dict, *, lang: str = "en", provenance: dict | None = None,
+                  alert_sheets: dict[str, str] | None = None) -> str:
     """Render report.html for one run.
 
     Parameters
     ----------
-    summary, arrays, alerts, risk, periods, receptors
-        What :func:`minewatch.pipeline.run_analysis` computed.
+    result : minewatch.run.result.RunResult
+        What the run computed.
+    summary : dict
+        Its summary (:func:`minewatch.run.result.build_summary`): every figure of the report is
+        taken from it.
     lang : str
         Report language (see :data:`minewatch.reports.i18n.LANGUAGES`).
     provenance : dict, optional
-        The provenance block (from :func:`minewatch.evidence.writer.provenance_block`); without it the
-        report lists what the summary knows.
+        The provenance block of the evidence package; without it the report lists what the
+        summary knows.
     alert_sheets : dict, optional
         ``{alert_id: relative link to its one-page sheet}``.
-    water_assessed : bool, optional
-        Whether downstream water was assessed (receptors and a DEM given); guessed from the summary
-        when omitted.
     """
     t = Translator(lang)
     shown = summary["alerts"]
@@ -87,20 +87,17 @@ def render_report(summary: dict, arrays, alerts, risk, periods, receptors, *, la
         keep = {a["alert_id"] for a in order[:MAX_TABLE_ALERTS]}
         shown = [a for a in shown if a["alert_id"] in keep]
     hidden = [a for a in summary["alerts"] if a not in shown]
-    fig = report_figures(summary, arrays, risk, periods, receptors, t)
+    fig = report_figures(result, summary, t)
     by_alert: dict[str, list[str]] = {}
     for r in summary["receptors_at_risk"]:
         for a in r["alert_ids"]:
             by_alert.setdefault(a, []).append(r["name"] or r["receptor_id"])
     site = summary.get("site") or summary["catalog"]
-    if water_assessed is None:
-        water_assessed = bool(summary["receptors_checked"]) and not any(
-            "downstream tracing skipped" in n for n in summary["notes"])
     return env(t).get_template("report.html.j2").render(
-        s=summary, fig=fig, labels=fig["labels"], title=site, headline=headline(summary, t, alerts),
+        s=summary, fig=fig, labels=fig["labels"], title=site, headline=headline(summary, t),
         receptors_by_alert=by_alert, n_scenes=len(summary["scenes_used"]),
         n_history=sum(1 for x in summary["scenes_used"] if x["role"] == "history"),
         lang=lang, language=LANGUAGES[lang], prov=provenance, sheets=alert_sheets or {},
-        water_assessed=water_assessed, alerts_shown=shown, n_hidden=len(hidden),
+        water_assessed=result.water_assessed, alerts_shown=shown, n_hidden=len(hidden),
         hidden_ha=sum(a["area_ha"] for a in hidden), notes=[note(t, n) for n in summary["notes"]],
     )

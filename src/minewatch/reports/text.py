@@ -51,7 +51,7 @@ def disturbance_centre(alerts: list[dict]) -> tuple[float, float] | None:
     tot = 0.0
     x = y = 0.0
     for a in alerts:
-        g = a.get("geometry_obj") or shape(a["geometry"])
+        g = shape(a["geometry"])
         c = g.centroid
         w = float(a.get("area_ha") or 0.0) or 1e-9
         x += c.x * w
@@ -69,7 +69,7 @@ def mean_confidence(alerts: list[dict]) -> float | None:
     return sum(a["confidence"] * a["area_ha"] for a in alerts) / area
 
 
-def headline(summary: dict, t: Translator | None = None, alerts: list[dict] | None = None) -> list[str]:
+def headline(summary: dict, t: Translator | None = None) -> list[str]:
     """The executive summary: what changed, where, since when, how sure; one sentence per item."""
     t = t or Translator("en")
     d = summary["disturbance"]
@@ -77,10 +77,9 @@ def headline(summary: dict, t: Translator | None = None, alerts: list[dict] | No
     if not d["total_area_ha"]:
         return [t("No new mining disturbance was detected between %(start)s and %(end)s.",
                   start=p["start"], end=p["end"])]
-    alerts = alerts if alerts is not None else summary["alerts"]
     out = [t("%(area)s ha of land turned into mining ground (pits, dumps, tailings or mine ponds) between %(start)s and %(end)s.",  # noqa: E501
              area=t.num(d["total_area_ha"], 2), start=p["start"], end=p["end"])]
-    centre = disturbance_centre(alerts)
+    centre = disturbance_centre(summary["alerts"])
     if centre:
         out.append(t("Where: around %(where)s.", where=latlon(t, *centre)))
     out.append(t("Since when: the earliest change was first seen on %(date)s.", date=d["first_date"]))

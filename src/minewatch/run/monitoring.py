@@ -1,0 +1,126 @@
+"""The monitoring run: one use case, one function (the batch contract behind ``minewatch analyze``).
+
+Data flow::
+
+    request ──► resolve_inputs (files/registry/fetch, DEM routed once, samples checked)
+      tile loop: read each pixel once ─► screen ─► indices ─► change engine + mining rules
+                 ─► onset, confidence, composites; pixels kept for evidence and river
+      onset ──► small-patch cleanup ──► licence check ──► alerts ──► receptors downstream
+            ──► water section ──► RunResult ──► summary ──► outputs, evidence, report
+            ──► (site runs) the run and its alerts recorded in the registry
+
+The CLI, the API and a distributed task all call :func:`run_monitoring`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import warnings
+
+from minewatch.analysis.alerts import build_alerts
+from minewatch.analysis.compliance import check_compliance
+from minewatch.analysis.composites import surface_footprint
+from minewatch.analysis.hydrology.receptors import receptors_downstream
+from minewatch.analysis.licences import snap_distances
+from minewatch.errors import MinewatchError, MinewatchWarning
+from minewatch.run.inputs import ResolvedInputs, resolve_inputs
+from minewatch.run.outputs import write_outputs
+from minewatch.run.pixels import PixelStore
+from minewatch.run.request import MonitoringRequest, Progress, no_progress
+from minewatch.run.result import RunResult, build_summary
+from minewatch.run.tiles import analyse_tiles
+from minewatch.run.water import water_section
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _trace(req: MonitoringRequest, inputs: ResolvedInputs, alerts, notes: list[str], progress: Progress):
+    """Receptors downstream of the alerts, over the routed DEM (``None`` when nothing to trace)."""
+    if inputs.flow is None:
+        if inputs.receptors:
+            notes.append("receptors given without --dem: downstream tracing skipped")
+        return None
+    if not alerts:
+        return None
+    progress("tracing downstream", 0, 1)
+    risk = receptors_downstream(
+        inputs.flow, [(a.alert_id, a.geometry) for a in alerts],
+        [{"receptor_id": r.receptor_id, "kind": r.kind, "name": r.name, "geometry": r.geometry}
+         for r in inputs.receptors],
+        max_distance_m=req.detection.max_flow_distance_m, snap_distance_m=snap_distances())
+    progress("tracing downstream", 1, 1)
+    return risk
+
+
+def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, started: dt.datetime,
+             progress: Progress) -> RunResult:
+    grid = inputs.grid
+    rasters = analyse_tiles(req, inputs, store, progress)
+    compliance = check_compliance(rasters.onset, inputs.periods, grid)
+    alerts, alert_raster = build_alerts(rasters.onset, rasters.confidence, compliance, inputs.periods, grid)
+    notes = list(inputs.notes)
+    risk = _trace(req, inputs, alerts, notes, progress)
+    water = water_section(req, inputs, store, alerts, progress)
+    return RunResult(
+        request=req, catalog=inputs.catalog, dem=inputs.dem, items=inputs.items, grid=grid, rasters=rasters,
+        footprint=surface_footprint(rasters.after), compliance=compliance, alerts=alerts,
+        alert_raster=alert_raster, periods=inputs.periods, receptors=inputs.receptors, risk=risk, water=water,
+        history_start=inputs.history[0].date, started=started, notes=notes)
+
+
+def _record_start(inputs: ResolvedInputs, req: MonitoringRequest, started: dt.datetime) -> str | None:
+    if inputs.registry is None:
+        return None
+    return inputs.registry.record_run({
+        "site_id": req.inputs.site.site, "started_at": started, "outcome": "running",
+        "inputs": {"catalog": str(inputs.catalog), "dem": str(inputs.dem) if inputs.dem else None},
+        "parameters": {"start": req.period.start.isoformat(), "end": req.period.end.isoformat()}})
+
+
+def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> RunResult:
+    """Run one monitoring analysis and write its outputs into ``req.out``.
+
+    Every input is checked before any pixel is read (:func:`~minewatch.run.inputs.resolve_inputs`).
+    Warnings the core raises on the way (repairs, assumptions, unknown vocabulary) become the
+    run's notes. For a registry site the run and its alerts are recorded in the registry.
+
+    Returns
+    -------
+    RunResult
+        With :attr:`RunResult.summary` set to what ``summary.json`` holds.
+    """
+    progress = progress or no_progress
+    started = _now()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MinewatchWarning)
+        inputs = resolve_inputs(req, progress)
+        run_id = _record_start(inputs, req, started)
+        try:
+            with tempfile.TemporaryDirectory(prefix="minewatch-pixels-") as scratch:
+                store = PixelStore(inputs.items, inputs.grid, inputs.bands, scratch)
+                result = _analyse(req, inputs, store, started, progress)
+                result.notes.extend(str(w.message) for w in caught if issubclass(w.category, MinewatchWarning))
+                result.finished = _now()
+                result.summary = build_summary(result)
+                write_outputs(result, result.summary, inputs, store, req.out, progress)
+        except MinewatchError as exc:
+            if run_id is not None:
+                inputs.registry.record_run({"run_id": run_id, "site_id": req.inputs.site.site, "started_at": started,
+                                            "outcome": "failed", "finished_at": _now(), "message": str(exc)})
+            raise
+    for w in caught:  # anything else the libraries warned about goes on as usual
+        if not issubclass(w.category, MinewatchWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if run_id is not None:
+        summary = result.summary
+        inputs.registry.record_alerts(run_id, [{**a, "site_id": req.inputs.site.site} for a in summary["alerts"]])
+        inputs.registry.record_run({
+            "run_id": run_id, "site_id": req.inputs.site.site, "started_at": started, "outcome": "ok",
+            "finished_at": _now(), "parameters": summary["parameters"],
+            "inputs": {"catalog": str(inputs.catalog), "out": str(req.out)}})
+        result.run_id = run_id
+    return result
+

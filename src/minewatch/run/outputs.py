@@ -1,0 +1,62 @@
+"""Write a run's outputs from its result: rasters, alerts, summary, evidence and the report.
+
+Order matters for the evidence: the rasters, ``alerts.geojson`` and ``summary.json`` first; then
+the evidence (inputs hashed, per-alert evidence staged); then ``report.html`` (with the
+evidence's provenance block and alert sheets) and its PDF; last the manifest over everything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from minewatch.atomic import write_text
+from minewatch.evidence.writer import STANDARD_OUTPUTS, begin_evidence, finish_evidence
+from minewatch.geotiff import write_geotiff
+from minewatch.reports.html import render_report
+from minewatch.run.inputs import ResolvedInputs
+from minewatch.run.pixels import PixelStore
+from minewatch.run.request import Progress
+from minewatch.run.result import RunResult
+
+RASTER_DESCRIPTIONS = {
+    "disturbance_date.tif": "onset of new mining disturbance, days since 1970-01-01, 0 = none",
+    "confidence.tif": "confidence of the disturbance call, 0..1",
+    "footprint.tif": "surface in the last monitored year: 0 other, 1 bare ground, 2 open water",
+}
+
+
+def write_outputs(result: RunResult, summary: dict, inputs: ResolvedInputs, store: PixelStore, out: Path,
+                  progress: Progress) -> None:
+    """Write every output of ``result`` into ``out`` (see the module docstring)."""
+    out.mkdir(parents=True, exist_ok=True)
+    grid = result.grid
+    for name, array in (("disturbance_date.tif", result.rasters.onset),
+                        ("confidence.tif", result.rasters.confidence),
+                        ("footprint.tif", result.footprint)):
+        write_geotiff(out / name, array, crs=grid.crs, transform=grid.transform,
+                      tags={"DESCRIPTION": RASTER_DESCRIPTIONS[name]})
+    features = [a.feature() for a in result.alerts]
+    write_text(out / "alerts.geojson", json.dumps({"type": "FeatureCollection", "features": features}, indent=1))
+    write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    options = result.request.evidence
+    pending = None
+    if options.write:
+        pending = begin_evidence(out, result, summary, store, inputs.bands, inputs.private_key, progress)
+    progress("writing report", 0, 1)
+    html = render_report(result, summary, lang=options.lang,
+                         provenance=pending.provenance() if pending else None,
+                         alert_sheets=pending.sheets if pending else None)
+    write_text(out / "report.html", html)
+    pdf = out / "report.pdf"
+    outputs = [name for name in STANDARD_OUTPUTS if (out / name).exists()]
+    if options.write and options.pdf:
+        from minewatch.reports.pdf import html_to_pdf
+
+        html_to_pdf(out / "report.html", pdf)
+        outputs.append("report.pdf")
+    elif pdf.exists():
+        pdf.unlink()  # a stale PDF of an earlier run would contradict this one
+    progress("writing report", 1, 1)
+    if pending is not None:
+        finish_evidence(pending, outputs)

@@ -1,0 +1,79 @@
+"""The tile loop of a run: each tile's pixels read once, screened, detected, composited and kept.
+
+Per tile: :func:`~minewatch.imagery.load.load_tile` reads every band of every scene;
+:func:`~minewatch.imagery.masks.screen_tile` labels each observation; the change indices of
+the clear observations go through :func:`~minewatch.analysis.disturbance.map_tile`; median
+composites of the year before the period and of its last year are made for the report; what
+the evidence and the river signal need is kept in the :class:`~minewatch.run.pixels.PixelStore`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from minewatch.analysis.composites import COMPOSITE_BANDS, median_composite
+from minewatch.analysis.disturbance import clean_small_patches, map_tile
+from minewatch.analysis.indices import change_stack
+from minewatch.dates import to_day
+from minewatch.imagery.load import Grid, load_tile
+from minewatch.imagery.masks import CLEAR, NODATA, screen_tile
+from minewatch.run.inputs import ResolvedInputs
+from minewatch.run.pixels import PixelStore
+from minewatch.run.request import MonitoringRequest, Progress
+
+
+@dataclass
+class RunRasters:
+    """Full-grid results of the tile loop."""
+
+    grid: Grid
+    onset: np.ndarray  #: int32 days since 1970-01-01 of the onset of new disturbance, 0 = none
+    confidence: np.ndarray  #: float32 0..1
+    before: np.ndarray  #: (5, h, w) median composite of COMPOSITE_BANDS, the year before the period
+    after: np.ndarray  #: same, the period's last year
+    clear_share: list[float]  #: per scene, the share of its valid pixels that were clear
+
+
+def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore,
+                  progress: Progress) -> RunRasters:
+    """Run the tile loop over the whole grid (see the module docstring)."""
+    items, grid, params = inputs.items, inputs.grid, req.detection.params
+    days = np.array([it.day for it in items], np.int64)
+    start_day, end_day = to_day(req.period.start), to_day(req.period.end)
+    monitored = days >= start_day
+    h, w = grid.shape
+    onset = np.zeros((h, w), np.int32)
+    confidence = np.zeros((h, w), np.float32)
+    before = np.full((len(COMPOSITE_BANDS), h, w), np.nan, np.float32)
+    after = np.full_like(before, np.nan)
+    clear_count = np.zeros(len(items), np.int64)
+    valid_count = np.zeros(len(items), np.int64)
+    sel_before = (days < start_day) & (days >= start_day - 365)
+    sel_after = (days <= end_day) & (days > end_day - 365)
+    tiles = list(grid.tiles(req.detection.tile_size))
+    for i, window in enumerate(tiles):
+        progress("analysing tiles", i, len(tiles))
+        data = load_tile(items, inputs.bands, grid, window)
+        status = screen_tile(items, data)
+        clear = status == CLEAR
+        clear_count += clear.reshape(len(items), -1).sum(axis=1)
+        valid_count += (status != NODATA).reshape(len(items), -1).sum(axis=1)
+        stack = change_stack(data)
+        stack[~np.broadcast_to(clear[:, None], stack.shape)] = np.nan
+        tile = map_tile(stack, days, start_day, end_day, params, backend=inputs.backend)
+        del stack
+        rows = slice(int(window.row_off), int(window.row_off + window.height))
+        cols = slice(int(window.col_off), int(window.col_off + window.width))
+        onset[rows, cols] = tile.onset
+        confidence[rows, cols] = tile.confidence
+        before[:, rows, cols] = median_composite(data, clear, sel_before)
+        after[:, rows, cols] = median_composite(data, clear, sel_after)
+        store.keep(window, data, clear, tile.onset > 0, monitored, params.min_area_px)
+    progress("analysing tiles", len(tiles), len(tiles))
+    onset = clean_small_patches(onset, params.min_area_px)
+    confidence[onset == 0] = 0
+    share = [float(c) / v if v else 0.0 for c, v in zip(clear_count, valid_count, strict=True)]
+    return RunRasters(grid, onset, confidence, before, after, share)
+
