@@ -11,6 +11,7 @@ from rich.console import Console
 from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
 from minewatch.errors import InputError
+from minewatch.imagery.aoi import BBox, parse_bbox
 
 
 def parse_date(value: str, option: str) -> dt.date:
@@ -18,6 +19,13 @@ def parse_date(value: str, option: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{option} {value!r} is not a date", hint="write it as YYYY-MM-DD") from None
+
+
+def site_bbox(registry: str, site_id: str) -> BBox:
+    """The bounding box (WGS84 ``W, S, E, N``) of a registry site, checked like ``--bbox``."""
+    from minewatch.registry import open_registry
+
+    return parse_bbox(open_registry(registry).site(site_id).bbox)
 
 
 def print_summary(summary: dict, out: Path, console: Console) -> None:
@@ -149,7 +157,7 @@ def analyze(
 def _fetch_imagery(out: Path, bbox, registry, site, history_start, start_d, end_d, stac_url, collection,
                    max_cloud, dem):
     """Fetch the AOI's imagery (history and monitored period) and, without --dem, a DEM into OUT/imagery."""
-    from minewatch.imagery.fetch import fetch, parse_bbox, site_bbox
+    from minewatch.imagery.fetch import fetch
 
     box = parse_bbox(bbox) if bbox is not None else site_bbox(registry, site)
     first = parse_date(history_start, "--history-start") if history_start else \

@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from minewatch.cli.analyze import site_bbox
 from minewatch.cli.main import app
 from minewatch.errors import InputError
+from minewatch.imagery.aoi import parse_bbox
 from minewatch.imagery.cache import Cache
-from minewatch.imagery.fetch import FetchReport, fetch as fetch_core, parse_bbox, site_bbox
+from minewatch.imagery.fetch import FetchReport, fetch as fetch_core
 from minewatch.imagery.http import RetryPolicy
 
 
