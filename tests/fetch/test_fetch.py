@@ -12,8 +12,11 @@ import rasterio
 
 from minewatch.cli.main import main
 from minewatch.errors import NetworkError
-from minewatch.imagery.fetch import aoi_window, fetch, fetch_dem, load_dataset, search_items
+from minewatch.imagery.dem import fetch_dem
+from minewatch.imagery.fetch import fetch
 from minewatch.imagery.http import PlanetaryComputerSigner, RetryPolicy
+from minewatch.imagery.search import search_items
+from minewatch.imagery.windows import aoi_window
 from minewatch.testing.stac_server import LocalStacServer
 
 FAST = RetryPolicy(attempts=4, backoff=0.05, timeout=2)
@@ -75,6 +78,12 @@ def test_fetch_writes_the_source_pixels_of_the_aoi(server, archive, cache, tmp_p
     assert new.assets["red"].extra_fields["raster:bands"][0]["scale"] == pytest.approx(1e-4)
     assert "scale" not in new.assets["scl"].extra_fields["raster:bands"][0] or \
         new.assets["scl"].extra_fields["raster:bands"][0]["scale"] == 1.0
+
+
+def test_fetch_reads_pixels_with_range_requests_only(server, archive, cache, tmp_path):
+    fetch(archive.aoi, *PERIOD, tmp_path / "c", stac_url=server.url, cache=cache, policy=FAST)
+    gets = [r for r in server.log.records if r.path.startswith("/files/") and r.method == "GET"]
+    assert gets and all(r.status == 206 and r.range for r in gets)  # never a whole file
 
 
 def test_fetched_catalog_loads_like_the_static_catalog(server, archive, cache, tmp_path):
@@ -263,8 +272,6 @@ def test_any_stac_api_with_band_id_keys(archive_bnames, cache, tmp_path):
 
 
 def test_dem_is_mosaicked_and_clipped(server, archive, cache, tmp_path):
-    from rasterio.warp import transform_bounds
-
     path = fetch_dem(archive.aoi, tmp_path / "dem.tif", stac_url=server.url, cache=cache,
                      policy=FAST)
     with rasterio.open(path) as src:
@@ -280,20 +287,6 @@ def test_dem_is_mosaicked_and_clipped(server, archive, cache, tmp_path):
     # The synthetic terrain rises 0.5 m per column across the seam: no step there.
     steps = np.diff(dem, axis=1)
     assert np.allclose(steps, 0.5, atol=1e-3)
-
-
-def test_load_dataset_with_odc_stac(server, archive, cache, tmp_path):
-    out = tmp_path / "c"
-    fetch(archive.aoi, *PERIOD, out, stac_url=server.url, cache=cache, policy=FAST)
-    ds = load_dataset(out, ["red", "nir"], chunks=64)
-    assert ds["red"].chunks is not None  # dask-backed
-    red = ds["red"].compute().values
-    assert red.shape[0] == len(archive.s2_ids)
-    items = sorted(_items(out).values(), key=lambda i: i.datetime)
-    dn = _read(items[-1].assets["red"].get_absolute_href()).astype(float)
-    valid = dn > 0
-    expected = np.median(dn[valid] * 1e-4 - 0.1)
-    assert np.nanmedian(red[-1]) == pytest.approx(expected, abs=0.005)
 
 
 def test_fetch_by_registry_site(server, archive, cache, tmp_path, capsys):
@@ -315,23 +308,3 @@ def test_fetch_by_registry_site(server, archive, cache, tmp_path, capsys):
     # Both or neither of --bbox / --site: a clear error.
     rc = main(["fetch", "--start", PERIOD[0], "--end", PERIOD[1], "--out", str(tmp_path / "z")])
     assert rc == 2 and "exactly one of --bbox" in capsys.readouterr().err
-
-
-def test_lazy_odc_stac_dataset_reads_only_aoi_ranges(server, archive, cache, tmp_path):
-    from minewatch.imagery.fetch import lazy_dataset
-
-    ds = lazy_dataset(archive.aoi, *PERIOD, stac_url=server.url, bands=["red", "nir"],
-                      cache=cache, policy=FAST, chunks=1024)
-    assert ds["red"].chunks is not None
-    assert server.log.file_bytes() == 0  # lazy: nothing read before compute
-    red = ds["red"].compute()
-    gets = [r for r in server.log.records if r.path.startswith("/files/") and r.method == "GET"]
-    assert gets and all(r.status == 206 and r.range for r in gets)  # HTTP range requests only
-    # Same reflectance as the fetched, cached windows (scale/offset per item applied).
-    fetch(archive.aoi, *PERIOD, tmp_path / "c", stac_url=server.url, cache=cache, policy=FAST,
-          bands=["red", "nir"])
-    items = sorted(_items(tmp_path / "c").values(), key=lambda i: i.datetime)
-    last = items[-1].assets["red"]
-    dn = _read(last.get_absolute_href()).astype("float64")
-    expected = np.median(dn[dn > 0] * 1e-4 - 0.1)
-    assert float(red.isel(time=-1).median()) == pytest.approx(expected, abs=0.005)

@@ -11,6 +11,7 @@ from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
 from minewatch.dates import parse_date
 from minewatch.errors import InputError
+from minewatch.imagery.aoi import parse_bbox
 
 
 def print_summary(summary: dict, out: Path, console: Console) -> None:
@@ -81,7 +82,6 @@ def analyze(
     Writes OUT/disturbance_date.tif (int32 days since 1970-01-01 of onset, 0 = none),
     OUT/confidence.tif, OUT/alerts.geojson, OUT/summary.json and OUT/report.html.
     """
-    from minewatch.imagery.fetch import parse_bbox
     from minewatch.run import (DetectionOptions, EvidenceOptions, FetchOptions, MonitoringRequest, Period,
                                RegistrySite, RunInputs, WaterOptions, run_monitoring)
 

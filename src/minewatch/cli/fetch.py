@@ -12,8 +12,9 @@ from rich.table import Table
 
 from minewatch.cli.main import app
 from minewatch.errors import InputError
+from minewatch.imagery.aoi import parse_bbox
 from minewatch.imagery.cache import Cache
-from minewatch.imagery.fetch import FetchReport, fetch as fetch_core, parse_bbox, site_bbox
+from minewatch.imagery.fetch import FetchReport, fetch as fetch_core
 from minewatch.imagery.http import RetryPolicy
 
 
@@ -70,7 +71,10 @@ def fetch(
     if site is not None:
         if registry is None:
             raise InputError("--site needs --registry (the registry holding the site)")
-        area = site_bbox(registry, site)
+        from minewatch.registry import open_registry
+        from minewatch.run.fetching import site_bbox
+
+        area = site_bbox(open_registry(registry), site)
     else:
         area = parse_bbox(bbox or "")
     console = Console()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,9 +38,8 @@ class RetryPolicy:
     max_sleep: float = 30.0
     timeout: float = 30.0
 
-    def sleep_for(self, attempt: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(self.max_sleep, max(0.0, retry_after))
+    def sleep_for(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (0-based)."""
         return min(self.max_sleep, self.backoff * (2 ** attempt)) * (1 + 0.1 * random.random())
 
 
@@ -81,8 +81,6 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code in RETRY_STATUS
-    import re
-
     code = re.search(r"http (?:response )?(?:code|status)[: ]+(\d{3})", text)
     if code:
         return int(code.group(1)) in RETRY_STATUS
@@ -147,6 +145,7 @@ class Signer(Protocol):
 
 
 def no_signing(href: str, collection: str | None) -> str:
+    """The :class:`Signer` of sources that need none: the href unchanged."""
     return href
 
 
@@ -156,8 +155,8 @@ class PlanetaryComputerSigner:
 
     ``token_url`` is a template with ``{collection}``; the token endpoint answers
     ``{"token": "...", "msft:expiry": "..."}``. Tokens are cached until 5 minutes
-    before they expire. Set ``PC_SDK_SUBSCRIPTION_KEY`` semantics are not needed:
-    anonymous tokens suffice for public collections.
+    before they expire. Anonymous tokens suffice for public collections (no
+    subscription key is sent).
     """
 
     token_url: str = "https://planetarycomputer.microsoft.com/api/sas/v1/token/{collection}"
@@ -183,14 +182,12 @@ class PlanetaryComputerSigner:
 
             try:
                 doc = with_retries(get, self.policy, f"SAS token for {collection}")
-            except httpx.ConnectError as exc:
-                raise describe_connection_error(url, exc) from None
             except httpx.HTTPStatusError as exc:
                 raise NetworkError(f"SAS token endpoint {url} answered "
                                    f"HTTP {exc.response.status_code}") from None
             token = str(doc["token"]).lstrip("?")
             expiry_s = doc.get("msft:expiry")
-            expiry = (dt.datetime.fromisoformat(expiry_s.replace("Z", "+00:00")) if expiry_s
+            expiry = (dt.datetime.fromisoformat(expiry_s) if expiry_s
                       else now + dt.timedelta(minutes=45))
             self._tokens[collection] = (token, expiry)
             return token

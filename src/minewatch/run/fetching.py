@@ -6,13 +6,14 @@ import warnings
 from pathlib import Path
 
 from minewatch.errors import InputError, MinewatchWarning
+from minewatch.imagery.aoi import BBox, parse_bbox
 from minewatch.imagery.fetch import fetch
 from minewatch.run.request import MonitoringRequest
 
 
-def site_bbox(registry, site_id: str) -> tuple[float, float, float, float]:
-    """Bounding box (WGS84) of a registry site."""
-    return tuple(registry.site(site_id).bbox)
+def site_bbox(registry, site_id: str) -> BBox:
+    """The bounding box (WGS84 ``W, S, E, N``) of a site of an open registry, checked like ``--bbox``."""
+    return parse_bbox(registry.site(site_id).bbox)
 
 
 def fetch_imagery(req: MonitoringRequest, registry) -> tuple[Path, Path | None]:
