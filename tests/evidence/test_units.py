@@ -23,7 +23,7 @@ def test_registry_run_with_licences_in_memory_verifies(signed_run, tmp_path):
     from shapely.geometry import box, mapping
 
     from minewatch.cli.main import main
-    from minewatch.run import MonitoringRequest, Period, RegistrySite, RunInputs, run_monitoring
+    from minewatch.run import MonitoringRequest, Period, RunInputs, run_monitoring
 
     sc = signed_run.scene
     reg = tmp_path / "cadastre.gpkg"
@@ -37,9 +37,9 @@ def test_registry_run_with_licences_in_memory_verifies(signed_run, tmp_path):
                  "--set", "kind=extraction"]) == 0
     assert main(["registry", "import", str(sc.receptors), "-r", str(reg), "--kind", "receptors"]) == 0
     assert main(["registry", "import", str(site), "-r", str(reg), "--kind", "sites"]) == 0
-    run_monitoring(MonitoringRequest(RunInputs(catalog=sc.catalog, site=RegistrySite(str(reg), "S")),
+    run_monitoring(MonitoringRequest(RunInputs(catalog=sc.catalog, registry=str(reg)),
                                      Period(dt.date.fromisoformat(START), dt.date.fromisoformat(END)),
-                                     tmp_path / "reg"))
+                                     tmp_path / "reg", site="S"))
     m = json.loads((tmp_path / "reg" / "evidence" / "manifest.json").read_text())
     lic = next(e for e in m["inputs"] if e["role"] == "licences")
     assert lic["format"] == "licence_periods" and lic["path"] == "evidence/inputs/licence_periods.json"

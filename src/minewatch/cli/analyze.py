@@ -83,9 +83,9 @@ def analyze(
     OUT/confidence.tif, OUT/alerts.geojson, OUT/summary.json and OUT/report.html.
     """
     from minewatch.run import (DetectionOptions, EvidenceOptions, FetchOptions, MonitoringRequest, Period,
-                               RegistrySite, RunInputs, WaterOptions, run_monitoring)
+                               RunInputs, WaterOptions, run_monitoring)
 
-    if (registry is None) != (site is None):
+    if site is not None and registry is None:
         raise InputError("--registry and --site go together", hint="pass both, or neither")
     fetch = None
     if catalog is None and (bbox is not None or site is not None):
@@ -96,7 +96,8 @@ def analyze(
         raise InputError("give either a CATALOG or --bbox, not both")
     req = MonitoringRequest(
         inputs=RunInputs(catalog=catalog, licences=licences, receptors=receptors, dem=dem,
-                         site=RegistrySite(registry, site) if registry is not None else None, fetch=fetch),
+                         registry=registry, fetch=fetch),
+        site=site,
         period=Period(parse_date(start, "--start"), parse_date(end, "--end")),
         out=out,
         detection=DetectionOptions(backend=backend),

@@ -22,7 +22,6 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from shapely.geometry import mapping, shape
 
 from minewatch import __version__
 from minewatch.errors import VerificationError
@@ -152,13 +151,13 @@ def record_inputs(result, run_dir: Path, bands: list[str], staging: Path) -> tup
         entry["path"] = f"{EVIDENCE_DIR}/inputs/{name}"
         entry["abs_path"] = str(run_dir / entry["path"])
 
-    if req.inputs.site is not None:
+    if req.inputs.registry is not None:
         saved_input("licences", "licence_periods.json", periods_to_doc(result.periods), "licence_periods")
     else:
         rec.add("licences", req.inputs.licences, format="geojson")
     if req.inputs.receptors is not None:
         rec.add("receptors", req.inputs.receptors, format="geojson")
-    elif req.inputs.site is not None:
+    elif req.inputs.registry is not None:
         saved_input("receptors", "receptors.json", receptors_to_doc(result.receptors), "receptor_list")
     if result.dem is not None:
         rec.add("dem", result.dem)
@@ -181,6 +180,7 @@ def request_record(req) -> dict:
         "samples_mapping": None if req.water.samples_mapping is None else str(req.water.samples_mapping),
         "standard": req.water.standard,
         "river_signal": req.water.river_signal,
+        "site": req.site,
     }
 
 

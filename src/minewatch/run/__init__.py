@@ -9,9 +9,9 @@ The CLI, the REST API and distributed tasks call these functions; they import no
 
 from minewatch.run.monitoring import run_monitoring
 from minewatch.run.request import (DetectionOptions, EvidenceOptions, FetchOptions, MonitoringRequest, Period,
-                                   RegistrySite, RunInputs, WaterOptions)
+                                   RunInputs, WaterOptions)
 from minewatch.run.result import RunResult
 from minewatch.run.verify import verify_run
 
-__all__ = ["DetectionOptions", "EvidenceOptions", "FetchOptions", "MonitoringRequest", "Period", "RegistrySite",
+__all__ = ["DetectionOptions", "EvidenceOptions", "FetchOptions", "MonitoringRequest", "Period",
            "RunInputs", "RunResult", "WaterOptions", "run_monitoring", "verify_run"]

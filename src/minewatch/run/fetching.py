@@ -20,7 +20,7 @@ def fetch_imagery(req: MonitoringRequest, registry) -> tuple[Path, Path | None]:
     """Fetch the AOI's imagery (history and monitored period) into ``OUT/imagery``, and a DEM when
     the request has none. Returns the catalog and the fetched DEM (or ``None``)."""
     opts = req.inputs.fetch
-    box = opts.bbox if opts.bbox is not None else site_bbox(registry, req.inputs.site.site)
+    box = opts.bbox if opts.bbox is not None else site_bbox(registry, req.site)
     start = req.period.start
     first = opts.history_start or start.replace(year=start.year - 2)
     if first >= start:

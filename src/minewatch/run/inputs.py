@@ -104,18 +104,17 @@ def evidence_tools(options: EvidenceOptions):
 def _licences_and_receptors(req: MonitoringRequest):
     """Licence periods and receptors from the files, or from the registry site."""
     registry = None
-    if req.inputs.site is not None:
+    if req.inputs.registry is not None:
         from minewatch.registry import open_registry
 
-        site = req.inputs.site
-        registry = open_registry(site.registry)
-        records = registry.licences_for_analysis(site.site)
+        registry = open_registry(req.inputs.registry)
+        records = registry.licences_for_analysis(req.site)
         if not records:
-            raise DataError(f"registry {site.registry}: site {site.site!r} has no licence linked to it or "
+            raise DataError(f"registry {req.inputs.registry}: site {req.site!r} has no licence linked to it or "
                             f"meeting its area", hint="import licences with `minewatch registry import`")
         periods = periods_from_versions(records)
         receptors = (read_receptors(req.inputs.receptors) if req.inputs.receptors is not None
-                     else receptors_from_records(registry.receptors_for_analysis(site.site)))
+                     else receptors_from_records(registry.receptors_for_analysis(req.site)))
     else:
         periods = read_licences(req.inputs.licences)
         receptors = read_receptors(req.inputs.receptors) if req.inputs.receptors is not None else []
@@ -182,5 +181,5 @@ def resolve_inputs(req: MonitoringRequest, progress: Progress) -> ResolvedInputs
     return ResolvedInputs(
         catalog=Path(catalog), dem=Path(dem) if dem is not None else None, items=used, history=history, grid=grid,
         bands=[b for b in REFLECTANCE_BANDS + MASK_BANDS if b in present], periods=periods, receptors=receptors,
-        flow=flow, samples=samples, backend=backend, from_registry=req.inputs.site is not None,
+        flow=flow, samples=samples, backend=backend, from_registry=req.inputs.registry is not None,
         registry=registry, private_key=key, notes=notes)

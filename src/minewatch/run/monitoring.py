@@ -75,7 +75,7 @@ def _record_start(inputs: ResolvedInputs, req: MonitoringRequest, started: dt.da
     if inputs.registry is None:
         return None
     return inputs.registry.record_run({
-        "site_id": req.inputs.site.site, "started_at": started, "outcome": "running",
+        "site_id": req.site, "started_at": started, "outcome": "running",
         "inputs": {"catalog": str(inputs.catalog), "dem": str(inputs.dem) if inputs.dem else None},
         "parameters": {"start": req.period.start.isoformat(), "end": req.period.end.isoformat()}})
 
@@ -108,7 +108,7 @@ def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> 
                 write_outputs(result, result.summary, inputs, store, req.out, progress)
         except MinewatchError as exc:
             if run_id is not None:
-                inputs.registry.record_run({"run_id": run_id, "site_id": req.inputs.site.site, "started_at": started,
+                inputs.registry.record_run({"run_id": run_id, "site_id": req.site, "started_at": started,
                                             "outcome": "failed", "finished_at": _now(), "message": str(exc)})
             raise
     for w in caught:  # anything else the libraries warned about goes on as usual
@@ -116,9 +116,9 @@ def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> 
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if run_id is not None:
         summary = result.summary
-        inputs.registry.record_alerts(run_id, [{**a, "site_id": req.inputs.site.site} for a in summary["alerts"]])
+        inputs.registry.record_alerts(run_id, [{**a, "site_id": req.site} for a in summary["alerts"]])
         inputs.registry.record_run({
-            "run_id": run_id, "site_id": req.inputs.site.site, "started_at": started, "outcome": "ok",
+            "run_id": run_id, "site_id": req.site, "started_at": started, "outcome": "ok",
             "finished_at": _now(), "parameters": summary["parameters"],
             "inputs": {"catalog": str(inputs.catalog), "out": str(req.out)}})
         result.run_id = run_id

@@ -37,6 +37,8 @@ from minewatch.imagery.masks import CLEAR, screen_tile
 #: How far around disturbance the evidence pixels reach (a chip is the alert's box grown by
 #: half its size and 8 px, at least 48 px across).
 EVIDENCE_MARGIN_PX = 64
+#: Above this share of a tile's pixels, its arrays are kept whole (no copy).
+DENSE_SHARE = 0.5
 #: Kept pixels held in memory before spilling to the scratch folder.
 MEMORY_BUDGET = 2 * 1024**3
 
@@ -117,13 +119,19 @@ class PixelStore:
             The small-patch rule.
         """
         evidence = _evidence_mask(disturbed, min_area_px)
-        water = _water_mask(data, clear, monitored)
-        rows, cols = np.nonzero(evidence | water)
-        if rows.size == 0:
-            return
-        values = {b: np.ascontiguousarray(v[:, rows, cols]) for b, v in data.items() if v.dtype == np.float32}
-        kept = _Kept(window, rows.astype(np.int32), cols.astype(np.int32), evidence[rows, cols], values,
-                     np.ascontiguousarray(clear[:, rows, cols]))
+        keep = evidence | _water_mask(data, clear, monitored)
+        T = clear.shape[0]
+        if keep.mean() > DENSE_SHARE:  # most of the tile: keep the arrays themselves, no copy
+            rows, cols = (a.ravel() for a in np.indices(keep.shape, np.int32))
+            values = {b: v.reshape(T, -1) for b, v in data.items() if v.dtype == np.float32}
+            kept = _Kept(window, rows, cols, evidence.ravel(), values, clear.reshape(T, -1))
+        else:
+            rows, cols = np.nonzero(keep)
+            if rows.size == 0:
+                return
+            values = {b: np.ascontiguousarray(v[:, rows, cols]) for b, v in data.items() if v.dtype == np.float32}
+            kept = _Kept(window, rows.astype(np.int32), cols.astype(np.int32), evidence[rows, cols], values,
+                         np.ascontiguousarray(clear[:, rows, cols]))
         if self._in_memory + kept.nbytes() > self.memory_budget:
             self._spill(kept, len(self.tiles))
         else:

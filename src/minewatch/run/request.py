@@ -26,14 +26,6 @@ def no_progress(step: str, done: int, total: int) -> None:
 
 
 @dataclass(frozen=True)
-class RegistrySite:
-    """A site of a registry: where licences (and receptors) come from, and where the run is recorded."""
-
-    registry: str  #: GeoPackage path or ``postgresql://`` URL
-    site: str  #: site id
-
-
-@dataclass(frozen=True)
 class FetchOptions:
     """Fetch the imagery (and a DEM when none is given) from a STAC API before the run."""
 
@@ -46,13 +38,14 @@ class FetchOptions:
 
 @dataclass(frozen=True)
 class RunInputs:
-    """Where the run's data come from. Licences come from a file or from a registry site."""
+    """Where the run's data come from. Licences come from a file or from the registry (for the
+    request's site)."""
 
     catalog: Path | None = None  #: local STAC catalog; None with ``fetch``
     licences: Path | None = None  #: licences GeoJSON (or a licence-periods document saved by a run)
     receptors: Path | None = None  #: receptors GeoJSON (default with ``site``: the registry's)
     dem: Path | None = None  #: DEM for downstream tracing and the river signal
-    site: RegistrySite | None = None
+    registry: str | None = None  #: registry (GeoPackage path or postgresql:// URL) of the request's site
     fetch: FetchOptions | None = None
 
     def __post_init__(self) -> None:
@@ -61,11 +54,11 @@ class RunInputs:
                              "to fetch it")
         if self.catalog is not None and self.fetch is not None:
             raise InputError("give either a CATALOG or --bbox, not both")
-        if self.site is not None and self.licences is not None:
+        if self.registry is not None and self.licences is not None:
             raise InputError("give licences either as --licences FILE or from --registry/--site, not both")
-        if self.site is None and self.licences is None:
+        if self.registry is None and self.licences is None:
             raise InputError("no licences given", hint="pass --licences LICENCES.geojson or --registry URL --site ID")
-        if self.fetch is not None and self.fetch.bbox is None and self.site is None:
+        if self.fetch is not None and self.fetch.bbox is None and self.registry is None:
             raise InputError("nothing to fetch", hint="pass --bbox W,S,E,N or --registry URL --site ID")
 
 
@@ -135,6 +128,11 @@ class MonitoringRequest:
     inputs: RunInputs
     period: Period
     out: Path
+    site: str | None = None  #: the site the run is about (its id in the registry); named in the summary
     detection: DetectionOptions = field(default_factory=DetectionOptions)
     water: WaterOptions = field(default_factory=WaterOptions)
     evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
+
+    def __post_init__(self) -> None:
+        if self.inputs.registry is not None and self.site is None:
+            raise InputError("--registry and --site go together", hint="pass both, or neither")

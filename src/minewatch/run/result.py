@@ -74,7 +74,7 @@ class RunResult:
 
     @property
     def site(self) -> str | None:
-        return self.request.inputs.site.site if self.request.inputs.site else None
+        return self.request.site
 
     @property
     def water_assessed(self) -> bool:

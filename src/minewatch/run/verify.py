@@ -35,6 +35,7 @@ def rebuild_request(manifest: dict, located: dict[int, Path], workdir: Path, bac
                          receptors=by_role.get("receptors"), dem=by_role.get("dem")),
         period=Period(dt.date.fromisoformat(r["start"]), dt.date.fromisoformat(r["end"])),
         out=workdir / "rerun",
+        site=r.get("site"),
         detection=DetectionOptions(params=params_from_dict(r["disturbance"]), tile_size=int(r["tile_size"]),
                                    backend=backend or r["backend"],
                                    max_flow_distance_m=float(r["max_flow_distance_m"])),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,46 +160,12 @@ def mean_cell_size_m(dem: Dem) -> tuple[float, float]:
     return float(dx[mid]), float(dy[mid])
 
 
-def _umask_chmod(path: str) -> None:
-    """Give a mkstemp file (created 0600) the usual permissions under the umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
 def write_raster(path: str | os.PathLike, array: np.ndarray, like: Dem, nodata=None) -> Path:
-    """Write ``array`` as a single-band GeoTIFF on ``like``'s grid, atomically.
+    """Write ``array`` as a single-band GeoTIFF on ``like``'s grid, atomically."""
+    from minewatch.geotiff import write_geotiff
 
-    The file is written to a temporary name in the same folder and renamed, so
-    a failure never leaves a half-written output.
-    """
-    import rasterio
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        profile = {
-            "driver": "GTiff",
-            "height": array.shape[0],
-            "width": array.shape[1],
-            "count": 1,
-            "dtype": array.dtype.name if array.dtype != bool else "uint8",
-            "transform": like.transform,
-            "crs": like.crs,
-            "nodata": nodata,
-            "compress": "deflate",
-            "tiled": True,
-        }
-        with rasterio.open(tmp, "w", **profile) as ds:
-            ds.write(array.astype(profile["dtype"], copy=False), 1)
-        _umask_chmod(tmp)
-        os.replace(tmp, out)
-    except Exception:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    write_geotiff(path, array, crs=like.crs, transform=like.transform, nodata=nodata)
+    return Path(path)
 
 
 def check_overlap(dem: Dem, bounds: tuple[float, float, float, float], what: str) -> None:
