@@ -285,13 +285,13 @@ def history(
     for c in ("version", "effective_from", "effective_to", "changes", "status", "holder",
               "valid_from", "valid_to", "area_ha", "source_document"):
         table.add_column(c)
-    from minewatch.registry.store import _area_ha
+    from minewatch.registry.geometry import area_ha
 
     for r in rows:
         table.add_row(str(r["version"]), str(r["effective_from"]), str(r["effective_to"] or ""),
                       ", ".join(r["changes"]), r["status"], r["holder"] or "",
                       str(r["valid_from"]), str(r["valid_to"] or ""),
-                      f"{_area_ha(r['geometry']):.2f}", r["source_document"] or "")
+                      f"{area_ha(r['geometry']):.2f}", r["source_document"] or "")
     console.print(table)
 
 

@@ -9,6 +9,7 @@ See ``docs/registry.md``.
 """
 
 from minewatch.registry.report import ImportReport, Issue
-from minewatch.registry.store import Registry, Site, init_registry, open_registry
+from minewatch.registry.sites import Site
+from minewatch.registry.store import Registry, init_registry, open_registry
 
 __all__ = ["ImportReport", "Issue", "Registry", "Site", "init_registry", "open_registry"]

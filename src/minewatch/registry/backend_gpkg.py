@@ -91,6 +91,11 @@ class GeoPackageBackend:
         return None
 
     # -- spatial ----------------------------------------------------------------
+    def refresh_extent(self, conn: sa.Connection, table: sa.Table) -> None:
+        """Set ``table``'s extent in gpkg_contents to the bounds of its data (this transaction)."""
+        sql, params = gpkg.refresh_extent_statement(table.name)
+        conn.connection.driver_connection.execute(sql, params)
+
     def bbox_clause(self, table: sa.Table, bbox: tuple[float, float, float, float]):
         """``fid IN (R-tree hits)``: the candidate rows whose envelope meets ``bbox``."""
         xmin, ymin, xmax, ymax = bbox

@@ -66,6 +66,9 @@ class PostGISBackend:
             return RegistryError(f"cannot reach registry {self.display}: {first}")
         return None
 
+    def refresh_extent(self, conn: sa.Connection, table: sa.Table) -> None:
+        """Nothing to do: PostGIS stores no layer extent (clients ask ``ST_Extent``)."""
+
     def bbox_clause(self, table: sa.Table, bbox: tuple[float, float, float, float]):
         """``geom && envelope``: answered from the GiST index."""
         xmin, ymin, xmax, ymax = (v if isinstance(v, sa.sql.ClauseElement) else float(v)

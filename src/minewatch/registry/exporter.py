@@ -20,8 +20,8 @@ import numpy as np
 import shapely
 
 from minewatch.errors import InputError
-from minewatch.registry.importer import SHORT_NAMES
 from minewatch.registry.schema import spec_for
+from minewatch.registry.vocabulary import SHORT_NAMES
 
 EXPORT_FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg",
                   ".zip": "shapefile", ".kml": "kml", ".csv": "csv"}

@@ -1,4 +1,4 @@
-"""Geometry checks for imports: CRS, reprojection to EPSG:4326, validity and repair."""
+"""Geometry helpers: CRS, reprojection to EPSG:4326, validity and repair, geodesic area."""
 
 from __future__ import annotations
 
@@ -21,6 +21,22 @@ def parse_crs(value, source: str) -> pyproj.CRS:
             f"{source}: unknown CRS {str(value)[:80]!r} ({str(exc).splitlines()[0][:120]})",
             hint="give a CRS such as EPSG:4326 or EPSG:32719 (--crs)",
         ) from None
+
+
+def as_geometry(g) -> shapely.Geometry | None:
+    """A shapely geometry from a shapely geometry, GeoJSON dict or string, or WKT (None stays)."""
+    if g is None or isinstance(g, shapely.Geometry):
+        return g
+    if isinstance(g, dict):
+        return shapely.geometry.shape(g)
+    if isinstance(g, str):
+        return shapely.from_wkt(g) if not g.lstrip().startswith("{") else shapely.from_geojson(g)
+    raise InputError(f"not a geometry: {type(g).__name__}")
+
+
+def area_ha(geom: shapely.Geometry) -> float:
+    """Geodesic area (WGS84 ellipsoid) of a lon/lat geometry, in hectares."""
+    return abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(geom)[0]) / 1e4
 
 
 def to_wgs84(geoms: np.ndarray, crs: pyproj.CRS) -> np.ndarray:

@@ -222,9 +222,9 @@ def register_table_statements(
     rt = f"rtree_{table}_{column}"
     t, c, i = table, column, pk
     stmts: list[tuple[str, tuple]] = [
+        # An empty table has no extent (NULL bounds); refresh_extent_statement keeps it true.
         ("INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, description, "
-         "min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'features', ?, ?, -180, -90, 180, 90, ?)",
-         (table, table, description, srs_id)),
+         "srs_id) VALUES (?, 'features', ?, ?, ?)", (table, table, description, srs_id)),
         ("INSERT OR REPLACE INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)",
          (table, column, geometry_type, srs_id)),
         ("INSERT OR REPLACE INTO gpkg_extensions VALUES (?, ?, 'gpkg_rtree_index', "
@@ -261,3 +261,31 @@ def register_table_statements(
     ]
     stmts += [(s, ()) for s in triggers]
     return stmts
+
+
+def refresh_extent_statement(table: str, *, column: str = "geom",
+                             pk: str = "fid") -> tuple[str, tuple]:
+    """SQL setting ``table``'s extent in gpkg_contents to the exact bounds of its geometries.
+
+    GDAL and QGIS report this extent as the layer's ("zoom to layer"). The R-tree narrows
+    each bound to the few rows that can hold it: it stores float32 values rounded outwards,
+    a monotonic rounding, so the row with the smallest ``minx`` is among those whose R-tree
+    ``minx`` equals the R-tree's smallest. Their exact envelopes then give the exact bound.
+    An empty table gets NULL bounds (no extent).
+    """
+    rt = f"rtree_{table}_{column}"
+
+    def bound(agg: str, fn: str, col: str, cmp: str) -> str:
+        return (f'(SELECT {agg}({fn}(t."{column}")) FROM "{table}" AS t WHERE t."{pk}" IN '
+                f'(SELECT id FROM "{rt}" WHERE {col} {cmp} (SELECT {agg}({col}) FROM "{rt}")))')
+
+    sql = (
+        "UPDATE gpkg_contents SET "
+        f"min_x = {bound('min', 'ST_MinX', 'minx', '<=')}, "
+        f"min_y = {bound('min', 'ST_MinY', 'miny', '<=')}, "
+        f"max_x = {bound('max', 'ST_MaxX', 'maxx', '>=')}, "
+        f"max_y = {bound('max', 'ST_MaxY', 'maxy', '>=')}, "
+        "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+        "WHERE table_name = ?"
+    )
+    return sql, (table,)

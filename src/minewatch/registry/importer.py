@@ -24,20 +24,15 @@ from minewatch.registry.mapping import ColumnMapping
 from minewatch.registry.report import ImportReport
 from minewatch.registry.schema import Field, TableSpec
 from minewatch.registry.sources import SourceTable
+from minewatch.registry.vocabulary import (
+    CONTRACT_KIND,
+    IGNORE,
+    STATUS_SINCE,
+    contract_versions,
+    resolve_columns,
+    takes_effect_on_its_date,
+)
 
-#: Short (<= 10 character) names used in Shapefile exports, read back automatically.
-SHORT_NAMES = {
-    "operator_id": "oper_id", "commodities": "commod", "effective_from": "eff_from",
-    "effective_to": "eff_to", "source_document": "source_doc", "change_note": "chg_note",
-    "recorded_at": "recorded", "deposit_ids": "dep_ids", "licence_ids": "lic_ids",
-    "receptor_ids": "rec_ids", "description": "descr", "receptor_id": "recep_id",
-    "registration_no": "reg_no", "detection_limit": "det_limit", "licence_status_at_onset":
-    "lic_status", "triage_state": "tri_state", "triage_reason": "tri_reason",
-    "inspection_id": "insp_id", "finished_at": "finished", "code_version": "code_ver",
-}
-_LONG_NAMES = {v: k for k, v in SHORT_NAMES.items()}
-#: Fields the registry assigns itself; ignored when present in a source.
-ASSIGNED = {"licence_versions": {"version", "effective_to", "import_id"}}
 MAX_ERRORS = 1000
 
 
@@ -155,26 +150,18 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
         if k not in spec.field_names:
             raise InputError(f"default for unknown field {k!r}",
                              hint="fields: " + ", ".join(spec.field_names))
-    assigned = ASSIGNED.get(spec.name, set())
-    fields_by_lower = {f.name.lower(): f.name for f in spec.fields}
-
-    # Which source column feeds which field.
-    col_target: dict[str, str | None] = {}
-    for c in src.columns:
-        if c in mapping.columns:
-            tgt = mapping.columns[c]
-        elif c.lower().strip() in fields_by_lower:
-            tgt = fields_by_lower[c.lower().strip()]
-        elif c.lower() in _LONG_NAMES and _LONG_NAMES[c.lower()] in spec.field_names:
-            tgt = _LONG_NAMES[c.lower()]
-        else:
-            tgt = None
-        if tgt in assigned:
-            tgt = "__ignore__"
-        col_target[c] = tgt
+    licences = spec.name == "licence_versions"
+    col_target = resolve_columns(spec, src.columns, mapping)
     provided = {t for t in col_target.values() if t} | set(mapping.templates) | set(defaults)
-    if spec.name == "licence_versions" and "valid_from" in provided:
+    if licences and "valid_from" in provided:
         provided.add("effective_from")
+    if licences and "kind" not in provided:
+        defaults["kind"] = CONTRACT_KIND
+        provided.add("kind")
+        report.add("warning", f"no kind column: every licence recorded as {CONTRACT_KIND} "
+                   "(a licence that authorises mining, as in the batch contract); give "
+                   "--set kind=exploration or a kind column to say otherwise",
+                   feature_id="every feature", field="kind", code="default_kind")
     for f in spec.fields:
         if f.required and f.name not in provided:
             report.add("error", f"required column is missing (the file has: "
@@ -200,7 +187,7 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
         extra: dict = {}
         for c, v in raw.items():
             tgt = col_target.get(c)
-            if tgt == "__ignore__":
+            if tgt == IGNORE:
                 continue
             if tgt is None:
                 if v is not None and v != "":
@@ -243,7 +230,9 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
             ex.update({k: v for k, v in extra.items()})
             out["extra"] = (json.dumps(ex, sort_keys=True, ensure_ascii=False,
                                        default=_json_default) if ex else None)
-        if spec.name == "licence_versions":
+        since = None
+        if licences:
+            since = _status_since(rec, out, feat, key_hint, mapping, report)
             if out.get("effective_from") is None:
                 out["effective_from"] = out.get("valid_from")
             vf, vt = out.get("valid_from"), out.get("valid_to")
@@ -257,7 +246,7 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
                            feature_id=key_hint or None, field=f.name, code="missing_value")
         out["_feature"] = feat
         out["_key_hint"] = key_hint
-        rows.append(out)
+        rows.extend(contract_versions(out, since) if since else [out])
         if len(report.errors) >= MAX_ERRORS:
             break
         if progress and (feat % 1000 == 0 or feat == len(src.rows)):
@@ -270,12 +259,42 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
     return rows, report
 
 
+def _status_since(rec: dict, out: dict, feat: int, key_hint: str, mapping: ColumnMapping,
+                  report: ImportReport) -> dt.date | None:
+    """The batch contract's ``status_since`` of a licence row, when it makes versions.
+
+    It dates the row's own (suspended or revoked) status, so it cannot come with an
+    ``effective_from``; for statuses it does not date it is kept in ``extra``.
+    """
+    raw = rec.get(STATUS_SINCE)
+    try:
+        since = coerce(raw, Field(STATUS_SINCE, "date"), mapping.date_format)
+    except ValueError as exc:
+        report.add("error", str(exc), feature=feat, feature_id=key_hint or None,
+                   field=STATUS_SINCE, code="bad_value")
+        return None
+    if since is None:
+        return None
+    if not takes_effect_on_its_date(out.get("status")):
+        extra = json.loads(out["extra"]) if out.get("extra") else {}
+        extra[STATUS_SINCE] = since.isoformat()
+        out["extra"] = json.dumps(extra, sort_keys=True, ensure_ascii=False,
+                                  default=_json_default)
+        return None
+    if out.get("effective_from") is not None:
+        report.add("error", f"give either effective_from (a dated version) or {STATUS_SINCE} "
+                   "(the batch contract's date of the status), not both", feature=feat,
+                   feature_id=key_hint or None, field=STATUS_SINCE, code="bad_dates")
+        return None
+    return since
+
+
 def _prepare_geometries(spec: TableSpec, src: SourceTable, rows: list[dict],
                         report: ImportReport) -> None:
     from shapely import GeometryType
 
     n = len(rows)
-    geoms = src.geometries[:n]
+    geoms = src.geometries[[r["_feature"] - 1 for r in rows]]  # a feature may make 2 rows
     present = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
     out = np.empty(n, dtype=object)
     if present.any():
