@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import shapely
 
-from minewatch.analysis.compliance import periods_from_versions, read_licences, to_day
+from minewatch.analysis.licences import periods_from_versions, read_licences
+from minewatch.dates import to_day
 from minewatch.cli.main import main
 from minewatch.errors import ValidationError
 
