@@ -438,8 +438,9 @@ def main(argv: list[str] | None = None) -> int:
                   + ")")
         if "baseline" in res:
             same = float((res["baseline"]["date"] == nb["date"]).mean())
-            print(f"{BASELINE} vs this tree: dates identical on {same:.3%} of pixels; the same "
-                  f"persistent-change test, so the speed ratio measures only run-to-run noise")
+            print(f"{BASELINE} (imported from {res['baseline']['source']}) vs this tree: dates identical "
+                  f"on {same:.3%} of pixels; the same persistent-change test, so the speed ratio "
+                  "measures only run-to-run noise")
         ratio = {k: nb["pps"] / res[k]["pps"] if k in res else float("nan")
                  for k in ("baseline", "bfast", "cold")}
         print(f"numba_pps={nb['pps']:.0f} f1={nb['f1']:.4f} speedup_vs_{BASELINE}={ratio['baseline']:.2f} "
