@@ -2,7 +2,7 @@
 # Create a separate virtual environment for the reference `bfast` package (PyPI).
 #
 # bfast (0.6/0.7) imports only with numpy < 1.24, which clashes with minewatch's numpy 2,
-# so the benchmark and the fixture generator talk to it through a subprocess running
+# so bench/change_detection.py talks to it through a subprocess running
 # in this venv.  Its OpenCL backend needs an OpenCL driver: `pocl-binary-distribution`
 # ships a CPU one (PoCL) as a wheel.
 #

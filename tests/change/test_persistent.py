@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from minewatch.analysis.change.persistent import PersistentParams, detect_persistent_change
+from minewatch.analysis.change import PersistentParams, detect_persistent_change
 
 B = 5
 # A vegetation-loss direction over 5 bands (NDVI-like down, soil/SWIR-like up) in reflectance units.

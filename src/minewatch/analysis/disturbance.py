@@ -1,7 +1,7 @@
 """New mining disturbance and its onset date, per pixel, from a stack of screened indices.
 
 The change engine's persistent-change test
-(:mod:`minewatch.analysis.change.persistent`) fits each pixel's history (season
+(:func:`minewatch.analysis.change.detect_persistent_change`) fits each pixel's history (season
 of NDVI, NBR, MNDWI, BSI and SWIR1) and finds the first *lasting* departure from
 it in the monitored period. A lasting change counts as *new mining disturbance*
 only if:
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from minewatch.analysis.change.persistent import PersistentParams, detect_persistent_change
+from minewatch.analysis.change import PersistentParams, detect_persistent_change
 from minewatch.analysis.indices import CHANGE_INDICES
 
 

@@ -1,26 +1,16 @@
-"""Per-pixel time-series change detection (COLD-style and BFAST Monitor MOSUM).
+"""Per-pixel change detection: the persistent-change test that ``minewatch analyze`` runs.
 
 Usage::
 
-    from minewatch.analysis.change import detect_breaks, ChangeParams
-    res = detect_breaks(values, days, monitor_start, ChangeParams(method="cold"))
+    from minewatch.analysis.change import PersistentParams, detect_persistent_change
+    res = detect_persistent_change(values, days, monitor_start, monitor_end, PersistentParams())
 
-See ``docs/change-detection.md`` for the models, tests, parameters and limits.
+See docs/method.md (section 4) for the rules and docs/change-detection.md for the backends
+and the benchmark.
 """
 
-from minewatch.analysis.change.engine import detect_breaks, resolve_backend
-from minewatch.analysis.change.params import ChangeParams
-from minewatch.analysis.change.result import BreakResult
+from minewatch.analysis.change.engine import detect_persistent_change, resolve_backend
+from minewatch.analysis.change.params import PersistentParams
+from minewatch.analysis.change.result import PersistentResult
 
-
-def detect_breaks_dask(*args, **kwargs):
-    """Chunked :func:`detect_breaks` over a dask-backed ``xarray.DataArray``.
-
-    See :func:`minewatch.analysis.change.chunked.detect_breaks_dask`.
-    """
-    from minewatch.analysis.change.chunked import detect_breaks_dask as _impl
-
-    return _impl(*args, **kwargs)
-
-
-__all__ = ["BreakResult", "ChangeParams", "detect_breaks", "detect_breaks_dask", "resolve_backend"]
+__all__ = ["PersistentParams", "PersistentResult", "detect_persistent_change", "resolve_backend"]

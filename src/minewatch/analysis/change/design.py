@@ -1,14 +1,10 @@
-"""Season-trend design matrix and the time axes shared by all backends."""
+"""Season-trend design matrix and the date-axis check shared by both backends."""
 
 from __future__ import annotations
-
-import datetime as _dt
 
 import numpy as np
 
 from minewatch.errors import InputError
-
-_EPOCH = _dt.date(1970, 1, 1)
 
 
 def design_matrix(
@@ -27,7 +23,7 @@ def design_matrix(
     origin : int
         Day at which the trend term is zero (the start of monitoring, for conditioning).
     harmonics, trend, period_days
-        As in :class:`~minewatch.analysis.change.ChangeParams`.
+        As in :class:`~minewatch.analysis.change.PersistentParams`.
 
     Returns
     -------
@@ -42,29 +38,6 @@ def design_matrix(
         cols.append(np.cos(k * w * d))
         cols.append(np.sin(k * w * d))
     return np.ascontiguousarray(np.stack(cols, axis=1))
-
-
-def mosum_time_ratio(days: np.ndarray, n_split: int) -> np.ndarray:
-    """``a_t`` of the MOSUM boundary ``lambda * sqrt(log+(a_t))`` for every date.
-
-    As in the ``bfast`` Python package, time is counted in days from 1 January of the
-    year of the first observation, and ``a_t`` is the ratio of an observation's time to
-    the time of the last history date (the last date before ``monitor_start``).
-    """
-    first = _EPOCH + _dt.timedelta(days=int(days[0]))
-    jan1 = (_dt.date(first.year, 1, 1) - _EPOCH).days
-    rel = np.asarray(days, dtype=np.float64) - jan1
-    denom = rel[n_split - 1]
-    if denom <= 0:
-        denom = 1.0
-    return rel / denom
-
-
-def mosum_boundary(days: np.ndarray, n_split: int, lam: float) -> np.ndarray:
-    """MOSUM boundary ``lambda * sqrt(log+(a_t))`` per date (``log+(a) = max(1, log a)``)."""
-    a = mosum_time_ratio(days, n_split)
-    logplus = np.where(a > np.e, np.log(np.maximum(a, 1e-300)), 1.0)
-    return lam * np.sqrt(logplus)
 
 
 def check_days(days: np.ndarray, n_time: int) -> np.ndarray:

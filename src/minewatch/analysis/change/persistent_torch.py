@@ -1,6 +1,6 @@
-"""PyTorch backend of the persistent-change test (:mod:`.persistent`), vectorised over pixels.
+"""PyTorch backend of the persistent-change test (:mod:`.persistent_numba`), vectorised over pixels.
 
-The same rules as the Numba kernel ``persistent._kernel``, written as batched tensor
+The same rules as the Numba kernel ``persistent_numba._kernel``, written as batched tensor
 operations so that it runs on a CUDA device (or on the CPU device, which is how the tests
 check agreement):
 
@@ -24,7 +24,8 @@ import numpy as np
 from scipy.stats import chi2
 
 from minewatch.analysis.change.design import design_matrix
-from minewatch.analysis.change.persistent import PersistentParams, PersistentResult
+from minewatch.analysis.change.params import PersistentParams
+from minewatch.analysis.change.result import PersistentResult
 from minewatch.errors import BackendUnavailableError, InputError
 
 DEFAULT_CHUNK = 65536  # pixels per batch on the CPU device
@@ -265,7 +266,7 @@ def auto_chunk(dev, T: int, B: int) -> int:
 def detect_persistent_change_torch(values: np.ndarray, days: np.ndarray, monitor_start: int, monitor_end: int,
                                    params: PersistentParams | None = None, device: str | None = None,
                                    chunk: int | None = None) -> PersistentResult:
-    """The persistent-change test of :func:`.persistent.detect_persistent_change` in PyTorch.
+    """The persistent-change test of :func:`.persistent_numba.detect_persistent_change_numba` in PyTorch.
 
     Parameters
     ----------
@@ -276,7 +277,7 @@ def detect_persistent_change_torch(values: np.ndarray, days: np.ndarray, monitor
     monitor_start, monitor_end
         The monitoring period (days since 1970-01-01, both included).
     params
-        :class:`~.persistent.PersistentParams` (defaults when None).
+        :class:`~.params.PersistentParams` (defaults when None).
     device
         ``"cuda"``, ``"cpu"``, any torch device string, or None for CUDA when available
         else the CPU.

@@ -1,4 +1,4 @@
-"""Persistent-change monitoring: the first *lasting* departure from a pixel's history.
+"""The persistent-change test, Numba backend: the first *lasting* departure from a pixel's history.
 
 COLD confirms a change after a few consecutive anomalous observations and stops
 at the first one. Over a long monitoring period with a short history, that first
@@ -22,53 +22,24 @@ COLD's model and scores but scans forward until it finds a run that *lasts*:
   end are nearer to the new state than to the history model. A greener-than-usual
   season followed years later by clearing is two states, not one change.
 
-Outputs per pixel: date, the share of anomalous observations after it
-(confidence: the share of observations in the new state), the median residual per band after it (magnitude), a high
-quantile (``post_quantile``) of each band's values after it, history RMSE and count.
+Outputs per pixel: date, confidence (the share of observations from the change on
+that are in the new state), the median residual per band after it (magnitude), a
+high quantile (``post_quantile``) of each band's values after it, history RMSE and
+count.
+
+:func:`detect_persistent_change_numba` runs it on every CPU core; the PyTorch backend
+(:mod:`.persistent_torch`) applies the same rules, and :mod:`.engine` chooses between them.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
 from scipy.stats import chi2
 
-from minewatch.analysis.change.design import check_days, design_matrix
-from minewatch.analysis.change.engine import resolve_backend
-from minewatch.errors import InputError
-
-
-@dataclass(frozen=True)
-class PersistentParams:
-    """Settings of :func:`detect_persistent_change` (see the module docstring)."""
-
-    harmonics: int = 1
-    trend: bool = False
-    period_days: float = 365.25
-    threshold: float = 0.99
-    screen_threshold: float = 0.999
-    consecutive: int = 4
-    early_window: int = 8
-    early_share: float = 0.75
-    persistence: float = 0.75
-    min_post_days: int = 120
-    min_history_obs: int = 8
-    post_quantile: float = 0.9
-    rmse_floor: tuple[float, ...] | float = 0.01
-
-
-@dataclass
-class PersistentResult:
-    """Per-pixel outputs, arrays of shape (H, W) or (B, H, W)."""
-
-    date: np.ndarray  # int32 days since epoch, 0 = no lasting change
-    confidence: np.ndarray  # float32 share of observations from the change on nearer to the new state
-    magnitude: np.ndarray  # float32 (B, H, W) median residual after the change
-    post_quantile: np.ndarray  # float32 (B, H, W) ``post_quantile`` of values after the change
-    rmse: np.ndarray  # float32 (B, H, W)
-    n_history: np.ndarray  # int16
+from minewatch.analysis.change.design import design_matrix
+from minewatch.analysis.change.params import PersistentParams
+from minewatch.analysis.change.result import PersistentResult
 
 
 @nb.njit(cache=True, nogil=True)
@@ -262,26 +233,9 @@ def _kernel(vals, days, X, start, end, floor, q, q_screen, consecutive, early_wi
             break
 
 
-def _check(values: np.ndarray, days: np.ndarray, monitor_start: int, monitor_end: int,
-           params: PersistentParams) -> None:
-    """Raise InputError naming the first bad argument or setting."""
-    if values.ndim != 4:
-        raise InputError(f"values must be (T, B, H, W), got shape {values.shape}")
-    check_days(days, values.shape[0])
-    if monitor_end < monitor_start:
-        raise InputError(f"monitor_end {monitor_end} is before monitor_start {monitor_start}")
-    if params.consecutive < 1 or params.early_window < 1 or params.min_history_obs < 1:
-        raise InputError("PersistentParams: consecutive, early_window and min_history_obs must be >= 1")
-    for name in ("early_share", "persistence", "post_quantile"):
-        if not 0 <= getattr(params, name) <= 1:
-            raise InputError(f"PersistentParams.{name}={getattr(params, name)} must be in [0, 1]")
-    if not 0.5 < params.threshold < 1 or not 0.5 < params.screen_threshold < 1:
-        raise InputError("PersistentParams: threshold and screen_threshold are probabilities in (0.5, 1)")
-
-
-def detect_persistent_change(values: np.ndarray, days: np.ndarray, monitor_start: int, monitor_end: int,
-                             params: PersistentParams | None = None, backend: str = "auto") -> PersistentResult:
-    """Find each pixel's first lasting change in ``[monitor_start, monitor_end]``.
+def detect_persistent_change_numba(values: np.ndarray, days: np.ndarray, monitor_start: int, monitor_end: int,
+                                   params: PersistentParams) -> PersistentResult:
+    """Find each pixel's first lasting change in ``[monitor_start, monitor_end]``, with Numba on every core.
 
     Parameters
     ----------
@@ -289,18 +243,12 @@ def detect_persistent_change(values: np.ndarray, days: np.ndarray, monitor_start
         (T, B, H, W) float32, NaN = missing observation.
     days
         (T,) int days since 1970-01-01, increasing.
-    backend
-        ``"cpu"`` (Numba, all cores), ``"gpu"`` (PyTorch on CUDA), ``"torch"`` (PyTorch on
-        whatever device it has) or ``"auto"`` (the GPU when one is usable, else the CPU).
+    monitor_start, monitor_end
+        The monitoring period (days since 1970-01-01, both included).
+    params
+        The test's settings, already validated (:func:`.engine.detect_persistent_change` checks
+        them and the arrays before any work).
     """
-    params = params or PersistentParams()
-    _check(values, days, monitor_start, monitor_end, params)
-    resolved = resolve_backend(backend)
-    if resolved in ("gpu", "torch"):
-        from minewatch.analysis.change.persistent_torch import detect_persistent_change_torch
-
-        return detect_persistent_change_torch(values, days, monitor_start, monitor_end, params,
-                                              device="cuda" if resolved == "gpu" else None)
     T, B, H, W = values.shape
     N = H * W
     vals = np.ascontiguousarray(values.reshape(T, B, N), dtype=np.float32)
