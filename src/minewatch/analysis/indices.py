@@ -10,9 +10,10 @@ import numpy as np
 
 
 def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(a - b) / (a + b) in float32, or float64 for float64 inputs; NaN where undefined."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out = (a - b) / (a + b)
-    out = out.astype(np.float32, copy=False)
+    out = out.astype(np.result_type(a, b, np.float32), copy=False)
     out[~np.isfinite(out)] = np.nan
     return out
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from minewatch.cli.main import app
+from minewatch.jsonable import jsonable
 from minewatch.errors import InputError
 
 registry_app = typer.Typer(
@@ -67,20 +68,6 @@ def _date(value: str | None, option: str) -> dt.date | None:
     except ValueError:
         raise InputError(f"{option} {value!r} is not a date", hint="write it as YYYY-MM-DD") \
             from None
-
-
-def _jsonable(row: dict) -> dict:
-    out = {}
-    for k, v in row.items():
-        if k == "geometry" and v is not None:
-            import shapely
-
-            out[k] = json.loads(shapely.to_geojson(v))
-        elif isinstance(v, (dt.date, dt.datetime)):
-            out[k] = v.isoformat()
-        else:
-            out[k] = v
-    return out
 
 
 @registry_app.command("init")
@@ -232,7 +219,7 @@ def list_(
     finally:
         reg.close()
     if as_json:
-        console.print_json(json.dumps([_jsonable(r) for r in rows], default=str))
+        console.print_json(json.dumps([jsonable(r) for r in rows], default=str))
         return
     cols = _LIST_COLUMNS.get(spec.name) or [f.name for f in spec.fields if f.name != "extra"][:7]
     table = Table(title=f"{len(rows)} {kind}")
@@ -262,11 +249,11 @@ def show(
                 rec["triage_history"] = reg.triage_history(ident)
     finally:
         reg.close()
-    out = _jsonable(rec)
+    out = jsonable(rec)
     if "triage_history" in out:
-        out["triage_history"] = [_jsonable(x) for x in out["triage_history"]]
+        out["triage_history"] = [jsonable(x) for x in out["triage_history"]]
     if "photos" in out:
-        out["photos"] = [_jsonable(x) for x in out["photos"]]
+        out["photos"] = [jsonable(x) for x in out["photos"]]
     console.print_json(json.dumps(out, default=str))
 
 

@@ -6,56 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 from rasterio.crs import CRS
 from affine import Affine
 
+from minewatch.geotiff import write_geotiff
 
-def write_cog(
-    path: Path,
-    array: np.ndarray,
-    *,
-    crs: CRS | str,
-    transform: Affine,
-    nodata: float | int | None = None,
-    blocksize: int = 256,
-) -> None:
-    """Write one 2-D array as a single-band COG (DEFLATE), creating parent folders.
 
-    Parameters
-    ----------
-    path
-        Output file; written to ``path.tmp`` first and renamed, so a reader never
-        sees half a file.
-    array
-        2-D array; its dtype is kept.
-    crs, transform
-        Georeferencing of the array.
-    nodata
-        Value recorded as the GeoTIFF nodata, or ``None``.
-    blocksize
-        Internal tile size in pixels.
-    """
+def write_cog(path: Path, array: np.ndarray, *, crs: CRS | str, transform: Affine,
+              nodata: float | int | None = None, blocksize: int = 256) -> None:
+    """Write one 2-D array as a single-band COG (DEFLATE), atomically, creating parent folders."""
     if array.ndim != 2:
         raise ValueError(f"write_cog needs a 2-D array, got shape {array.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    profile: dict[str, Any] = {
-        "driver": "COG",
-        "width": int(array.shape[1]),
-        "height": int(array.shape[0]),
-        "count": 1,
-        "dtype": str(array.dtype),
-        "crs": crs,
-        "transform": transform,
-        "compress": "DEFLATE",
-        "blocksize": blocksize,
-    }
-    if nodata is not None:
-        profile["nodata"] = nodata
-    with rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(array, 1)
-    tmp.replace(path)
+    write_geotiff(path, array, crs=crs, transform=transform, nodata=nodata, driver="COG", blocksize=blocksize)
 
 
 def crs_code(crs: CRS | None) -> tuple[str | None, int | None]:

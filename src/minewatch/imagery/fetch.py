@@ -28,6 +28,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError
 
+from minewatch.dates import parse_date
 from minewatch.errors import CatalogError, DataError, InputError, MinewatchError, NetworkError
 from minewatch.imagery.aoi import BBox, parse_bbox
 from minewatch.imagery.cache import Cache
@@ -80,16 +81,6 @@ class FetchReport:
             "windows_from_cache": self.windows_cached, "bytes_written": self.bytes_written,
             "dem": self.dem,
         }
-
-
-def parse_date(text: str | dt.date, what: str) -> dt.date:
-    """A date given as ``YYYY-MM-DD`` (or already a date); ``what`` names the option."""
-    if isinstance(text, dt.date):
-        return text
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def fetch(

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from minewatch.jsonable import jsonable
 from minewatch.errors import InputError
 from minewatch.registry.geometry import check_lonlat, normalise, repair, to_wgs84
 from minewatch.registry.mapping import ColumnMapping
@@ -113,7 +114,7 @@ def coerce(value, f: Field, date_format: str | None = None):
                 value = json.loads(value)
             except ValueError:
                 raise ValueError("not valid JSON") from None
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_json_default)
+        return json.dumps(jsonable(value), sort_keys=True, ensure_ascii=False, default=str)
     if t == "bool":
         s = str(value).strip().lower()
         if s in ("1", "true", "yes", "y", "t"):
@@ -122,14 +123,6 @@ def coerce(value, f: Field, date_format: str | None = None):
             return False
         raise ValueError(f"{value!r} is not true/false")
     raise AssertionError(t)
-
-
-def _json_default(v):
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, np.generic):
-        return v.item()
-    return str(v)
 
 
 class _Formatter(dict):
@@ -228,8 +221,8 @@ def prepare(spec: TableSpec, src: SourceTable, mapping: ColumnMapping,
                 except ValueError:
                     report.add("error", "not valid JSON", feature=feat, field="extra")
             ex.update({k: v for k, v in extra.items()})
-            out["extra"] = (json.dumps(ex, sort_keys=True, ensure_ascii=False,
-                                       default=_json_default) if ex else None)
+            out["extra"] = (json.dumps(jsonable(ex), sort_keys=True, ensure_ascii=False,
+                                       default=str) if ex else None)
         since = None
         if licences:
             since = _status_since(rec, out, feat, key_hint, mapping, report)

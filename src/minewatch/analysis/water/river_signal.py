@@ -55,17 +55,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from minewatch.analysis.indices import ndti
 from minewatch.errors import DataError, InputError
 
 DOGLIOTTI_2015 = {"red": (228.1, 0.1641), "nir": (3078.9, 0.2112), "low": 0.05, "high": 0.07}
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
-
-
-def ndti(red: np.ndarray, green: np.ndarray) -> np.ndarray:
-    """Normalised difference turbidity index (Lacaux et al. 2007)."""
-    red, green = np.asarray(red, float), np.asarray(green, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (red - green) / (red + green)
 
 
 def iron_ratio(red: np.ndarray, blue: np.ndarray) -> np.ndarray:
@@ -115,7 +109,7 @@ def add_water_indices(points: pd.DataFrame, *, blue: str = "B02", green: str = "
         return c in out.columns
 
     if has(red) and has(green):
-        out["ndti"] = ndti(out[red] * scale, out[green] * scale)
+        out["ndti"] = ndti(np.asarray(out[red] * scale, float), np.asarray(out[green] * scale, float))
     if has(red) and has(blue):
         out["iron_ratio"] = iron_ratio(out[red] * scale, out[blue] * scale)
     if has(red) and has(nir):
