@@ -271,8 +271,7 @@ def _status_since(rec: dict, out: dict, feat: int, key_hint: str, mapping: Colum
     if not takes_effect_on_its_date(out.get("status")):
         extra = json.loads(out["extra"]) if out.get("extra") else {}
         extra[STATUS_SINCE] = since.isoformat()
-        out["extra"] = json.dumps(extra, sort_keys=True, ensure_ascii=False,
-                                  default=_json_default)
+        out["extra"] = json.dumps(jsonable(extra), sort_keys=True, ensure_ascii=False, default=str)
         return None
     if out.get("effective_from") is not None:
         report.add("error", f"give either effective_from (a dated version) or {STATUS_SINCE} "
