@@ -36,6 +36,11 @@ def print_summary(summary: dict, out: Path, console: Console) -> None:
         ws = water["samples"]
         console.print(f"  field samples: {ws['n_results']} results against {ws['standard']}; exceedances at "
                       f"{', '.join(ws['stations_with_exceedance']) or 'no station'}")
+    a = summary["assessment"]
+    console.print(f"  assessed: {a['assessed_ha']:.2f} ha ({100 * a['assessed_share']:.1f} % of the scene)",
+                  markup=False, highlight=False)
+    for note in summary["notes"]:
+        console.print(f"note: {note}", markup=False, highlight=False, style="yellow")
     console.print(f"outputs in {out}: disturbance_date.tif, summary.json, report.html"
                   + (", report.pdf" if (out / "report.pdf").exists() else "")
                   + "; evidence in evidence/ (check with `minewatch verify`)")

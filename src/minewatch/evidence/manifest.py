@@ -38,6 +38,7 @@ OUTPUT_CHECKS = {
     "disturbance_date.tif": "exact",
     "confidence.tif": "tolerance",
     "footprint.tif": "exact",
+    "assessment.tif": "exact",
     "alerts.geojson": "alerts",
     "summary.json": "summary",
 }
@@ -82,10 +83,16 @@ def stac_documents(catalog: Path) -> list[Path]:
 
 
 class InputRecorder:
-    """Collects input records, hashing each local file once."""
+    """Collects input records, hashing each local file once.
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = Path(run_dir).resolve()
+    Paths are recorded relative to the run folder ``root`` (where the run is being written) and
+    absolute as they will be once the run is published at ``final`` (a sibling of ``root``, so
+    the relative paths of inputs outside the run are the same from both).
+    """
+
+    def __init__(self, root: Path, final: Path | None = None) -> None:
+        self.run_dir = Path(root).resolve()
+        self.final = Path(final).resolve() if final is not None else self.run_dir
         self.entries: list[dict] = []
         self._hashes: dict[str, tuple[str, int]] = {}
 
@@ -104,8 +111,9 @@ class InputRecorder:
         else:
             path = Path(href).resolve()
             digest, size = self._hash(path)
-            entry.update(path=os.path.relpath(path, self.run_dir), abs_path=str(path), sha256=digest,
-                         bytes=size)
+            rel = os.path.relpath(path, self.run_dir)
+            shown = self.final / rel if path.is_relative_to(self.run_dir) else path
+            entry.update(path=rel, abs_path=str(shown), sha256=digest, bytes=size)
         self.entries.append(entry)
         return entry
 
@@ -121,18 +129,19 @@ class InputRecorder:
         return base, self.entries
 
 
-def record_inputs(result, run_dir: Path, bands: list[str], staging: Path) -> tuple[str | None, list[dict]]:
+def record_inputs(result, root: Path, final: Path, bands: list[str], evidence: Path) -> tuple[str | None, list[dict]]:
     """Hash every input of the run: STAC documents, the assets read, licences, receptors, DEM, samples.
 
-    Licences or receptors taken from a registry are written to ``staging/inputs/`` as JSON
-    first (:func:`minewatch.analysis.licences.periods_to_doc`), so the run can be re-done from
-    the evidence alone.
+    ``root`` is where the run is being written, ``final`` where it will be published. Licences or
+    receptors taken from a registry are written to ``evidence/inputs/`` as JSON first
+    (:func:`minewatch.analysis.licences.periods_to_doc`), so the run can be re-done from the
+    evidence alone.
     """
     from minewatch.analysis.licences import periods_to_doc, receptors_to_doc
     from minewatch.atomic import write_text
 
     req = result.request
-    rec = InputRecorder(run_dir)
+    rec = InputRecorder(root, final)
     docs = stac_documents(result.catalog)
     for i, doc in enumerate(docs):
         rec.add("catalog" if i == 0 else "stac", doc)
@@ -141,15 +150,11 @@ def record_inputs(result, run_dir: Path, bands: list[str], staging: Path) -> tup
             ref = item.assets.get(band)
             if ref is not None:
                 rec.add("asset", ref.href, item_id=item.id, date=item.date.isoformat(), band=band)
-    run_dir = Path(run_dir).resolve()
-
     def saved_input(role: str, name: str, doc: dict, fmt: str) -> None:
         """An input that exists only in memory (from the registry): saved into the evidence."""
-        target = staging / "inputs" / name
+        target = evidence / "inputs" / name
         write_text(target, json.dumps(doc, indent=1, sort_keys=True))
-        entry = rec.add(role, target, format=fmt)
-        entry["path"] = f"{EVIDENCE_DIR}/inputs/{name}"
-        entry["abs_path"] = str(run_dir / entry["path"])
+        rec.add(role, target, format=fmt)
 
     if req.inputs.registry is not None:
         saved_input("licences", "licence_periods.json", periods_to_doc(result.periods), "licence_periods")

@@ -1,18 +1,16 @@
 """Write ``DIR/evidence/`` of a run: per-alert evidence, then the signed manifest.
 
 The application layer calls :func:`begin_evidence` once the run's outputs are written (it
-hashes the inputs and writes each alert's evidence into a staging folder), renders the report
-with the provenance block it returns, and calls :func:`finish_evidence` to publish the folder
-and write the manifest over every output.
+hashes the inputs and writes each alert's evidence), renders the report with the provenance
+block it returns, and calls :func:`finish_evidence` to write the manifest over every output.
+Everything is written into the run's staging folder, which is published as a whole
+(:mod:`minewatch.run.folder`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,8 +35,8 @@ if TYPE_CHECKING:  # the application layer's types; evidence never imports it at
     from minewatch.run.result import RunResult
 
 #: The run's standard outputs, in the run folder (see docs/batch-contract.md).
-STANDARD_OUTPUTS = ("disturbance_date.tif", "confidence.tif", "footprint.tif", "alerts.geojson", "summary.json",
-                    "report.html")
+STANDARD_OUTPUTS = ("disturbance_date.tif", "confidence.tif", "footprint.tif", "assessment.tif", "alerts.geojson",
+                    "summary.json", "report.html")
 COMPOSITE = {"truecolor": ev.TRUE_COLOUR, "swir": ev.SWIR_FALSE_COLOUR}
 #: Alerts that get image chips, a time series and a sheet (the rest: alert.json only), see docs/evidence.md.
 MAX_FULL_ALERTS = 30
@@ -48,8 +46,8 @@ MAX_FULL_ALERTS = 30
 class PendingEvidence:
     """Evidence written into its staging folder, waiting for the report and the manifest."""
 
-    run_dir: Path
-    staging: Path
+    root: Path  #: where the run is written (its staging folder)
+    final: Path  #: where it will be published
     manifest: dict
     signer: str | None
     private_key: Any
@@ -69,7 +67,7 @@ class PendingEvidence:
             "dirty": env["minewatch"].get("dirty"), "libraries": env["libraries"], "engine": env["change_engine"],
             "inputs": named, "n_assets": len(assets),
             "asset_mb": sum(e.get("bytes") or 0 for e in assets) / 1e6,
-            "signer": self.signer, "run_dir_name": self.run_dir.name or str(self.run_dir),
+            "signer": self.signer, "run_dir_name": self.final.name or str(self.final),
         }
 
 
@@ -200,52 +198,32 @@ def write_alert_evidence(target: Path, result: RunResult, summary: dict, store: 
     return links
 
 
-def begin_evidence(run_dir: Path, result: RunResult, summary: dict, store: PixelStore, bands: list[str],
-                   private_key, progress) -> PendingEvidence:
-    """Hash the inputs and write the per-alert evidence into a staging folder of ``run_dir``."""
+def begin_evidence(root: Path, final: Path, result: RunResult, summary: dict, store: PixelStore,
+                   bands: list[str], private_key, progress) -> PendingEvidence:
+    """Hash the inputs and write the per-alert evidence into ``root/evidence`` (``root`` is the run's
+    staging folder, to be published at ``final``)."""
     from minewatch.evidence.signing import key_id
 
-    run_dir = Path(run_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".evidence.", dir=run_dir))
-    os.chmod(staging, 0o755)
-    try:
-        progress("hashing inputs", 0, 1)
-        base, inputs = record_inputs(result, run_dir, bands, staging)
-        manifest = new_manifest(result.request, base, inputs, bands)
-        manifest["items_used"] = [it.id for it in result.items]
-        progress("hashing inputs", 1, 1)
-        t = Translator(result.request.evidence.lang)
-        sheets = write_alert_evidence(staging / "alerts", result, summary, store, t, progress)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    root, final = Path(root), Path(final)
+    evidence = root / EVIDENCE_DIR
+    evidence.mkdir(parents=True, exist_ok=True)
+    progress("hashing inputs", 0, 1)
+    base, inputs = record_inputs(result, root, final, bands, evidence)
+    manifest = new_manifest(result.request, base, inputs, bands)
+    manifest["items_used"] = [it.id for it in result.items]
+    progress("hashing inputs", 1, 1)
+    t = Translator(result.request.evidence.lang)
+    sheets = write_alert_evidence(evidence / "alerts", result, summary, store, t, progress)
     signer = key_id(private_key.public_key()) if private_key is not None else None
-    return PendingEvidence(run_dir, staging, manifest, signer, private_key, sheets)
-
-
-def _replace_dir(staging: Path, final: Path) -> None:
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-    os.replace(staging, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    return PendingEvidence(root, final, manifest, signer, private_key, sheets)
 
 
 def finish_evidence(pending: PendingEvidence, outputs: list[str]) -> dict:
-    """Publish the evidence folder and write the manifest over ``outputs`` (paths in the run folder)
-    and every evidence file; sign it when a key was given. Returns the manifest."""
+    """Write the manifest over ``outputs`` (paths in the run folder) and every evidence file; sign it
+    when a key was given. Returns the manifest."""
     from minewatch.evidence.signing import sign_bytes
 
-    run_dir = pending.run_dir
-    try:
-        _replace_dir(pending.staging, run_dir / EVIDENCE_DIR)
-    finally:
-        if pending.staging.exists():
-            shutil.rmtree(pending.staging, ignore_errors=True)
+    run_dir = pending.root
     evidence = run_dir / EVIDENCE_DIR
     files = list(outputs)
     for path in sorted(evidence.rglob("*")):

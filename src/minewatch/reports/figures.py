@@ -210,6 +210,25 @@ def clear_chart(dates: list[str], share: list[float], start: str, _=_identity) -
     return _png(fig)
 
 
+#: Colours of the assessment codes (0 assessed, 1 no data, 2 too few history observations, 3 none monitored).
+ASSESSMENT_COLOURS = ("#d9f0d3", "#000000", "#fdb863", "#b2abd2")
+
+
+def assessment_map(grid, codes: np.ndarray, labels: dict[int, str], _=_identity) -> bytes:
+    """Where the change model could assess the scene, and why not elsewhere (categorical map)."""
+    fig, ax = plt.subplots(figsize=(6.5, 6.5))
+    cmap = ListedColormap(ASSESSMENT_COLOURS)
+    ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(ASSESSMENT_COLOURS) - 0.5, extent=_extent(grid),
+              interpolation="nearest")
+    present = sorted(int(c) for c in np.unique(codes))
+    ax.legend(handles=[Patch(facecolor=ASSESSMENT_COLOURS[c], edgecolor="#666", label=_(labels[c]))
+                       for c in present], loc="lower right", fontsize=8, framealpha=0.9)
+    _map_furniture(ax, grid)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _png(fig)
+
+
 def stretch_limits(*composites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-band 2-98 % limits shared by several (3, h, w) composites, so they compare fairly."""
     lo = np.zeros(3, np.float32)

@@ -9,7 +9,7 @@ import jinja2
 
 from minewatch.reports import figures
 from minewatch.reports.i18n import LANGUAGES, Translator
-from minewatch.reports.text import certainty, headline, note, word
+from minewatch.reports.text import ASSESSMENT_LABELS, certainty, headline, note, word
 
 
 def env(t: Translator) -> jinja2.Environment:
@@ -56,6 +56,7 @@ def report_figures(result, summary: dict, t: Translator) -> dict[str, str]:
         "before_after": b64(figures.before_after(grid, r.before, r.after, result.periods, labels, _=t)),
         "area": b64(figures.area_chart(summary["disturbance"]["timeline"], _=t)),
         "quality": b64(figures.clear_chart(dates, r.clear_share, start, _=t)),
+        "assessment": b64(figures.assessment_map(grid, r.assessment, ASSESSMENT_LABELS, _=t)),
         "water_chart": b64(result.water.chart_png) if result.water.chart_png else None,
         "labels": labels,
     }

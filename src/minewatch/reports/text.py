@@ -19,6 +19,11 @@ VOCABULARY = (
 )
 
 
+#: Labels of the assessment codes (``assessment.tif``), translated where shown.
+ASSESSMENT_LABELS = {0: _("assessed"), 1: _("no data"), 2: _("too few clear history observations"),
+                     3: _("no clear observation in the monitored period")}
+
+
 def word(t: Translator, value: str | None) -> str:
     """A data word (status, kind) in the report language, underscores as spaces if untranslated."""
     if value is None:
@@ -74,9 +79,16 @@ def headline(summary: dict, t: Translator | None = None) -> list[str]:
     t = t or Translator("en")
     d = summary["disturbance"]
     p = summary["period"]
+    a = summary["assessment"]
+    blind = sum(a["not_assessed_ha"].values())
+    unseen = [t("%(area)s ha (%(share)s %% of the scene) could not be assessed (no data or too few clear observations): nothing is known there, which is not the same as no disturbance.",  # noqa: E501
+                area=t.num(blind, 2), share=t.num(100 * (1 - a["assessed_share"]), 1))] if blind else []
     if not d["total_area_ha"]:
-        return [t("No new mining disturbance was detected between %(start)s and %(end)s.",
-                  start=p["start"], end=p["end"])]
+        if not blind:
+            return [t("No new mining disturbance was detected between %(start)s and %(end)s.",
+                      start=p["start"], end=p["end"])]
+        return [t("No new mining disturbance was detected between %(start)s and %(end)s in the %(area)s ha that could be assessed.",  # noqa: E501
+                  start=p["start"], end=p["end"], area=t.num(a["assessed_ha"], 2)), *unseen]
     out = [t("%(area)s ha of land turned into mining ground (pits, dumps, tailings or mine ponds) between %(start)s and %(end)s.",  # noqa: E501
              area=t.num(d["total_area_ha"], 2), start=p["start"], end=p["end"])]
     centre = disturbance_centre(summary["alerts"])
@@ -97,7 +109,7 @@ def headline(summary: dict, t: Translator | None = None) -> list[str]:
             f"{r['name']} ({word(t, r['kind'])}, {t.num(r['flow_distance_m'] / 1000, 1)} km)"
             for r in summary["receptors_at_risk"])
         out.append(t("Downstream along the flow path: %(names)s.", names=names))
-    return out
+    return out + unseen
 
 
 def note(t: Translator, text: str) -> str:

@@ -16,9 +16,10 @@ def site_bbox(registry, site_id: str) -> BBox:
     return parse_bbox(registry.site(site_id).bbox)
 
 
-def fetch_imagery(req: MonitoringRequest, registry) -> tuple[Path, Path | None]:
-    """Fetch the AOI's imagery (history and monitored period) into ``OUT/imagery``, and a DEM when
-    the request has none. Returns the catalog and the fetched DEM (or ``None``)."""
+def fetch_imagery(req: MonitoringRequest, registry, target: Path) -> tuple[Path, Path | None]:
+    """Fetch the AOI's imagery (history and monitored period) into ``target`` (``OUT/imagery`` once
+    the run is published), and a DEM when the request has none. Returns the catalog and the
+    fetched DEM (or ``None``)."""
     opts = req.inputs.fetch
     box = opts.bbox if opts.bbox is not None else site_bbox(registry, req.site)
     start = req.period.start
@@ -26,7 +27,7 @@ def fetch_imagery(req: MonitoringRequest, registry) -> tuple[Path, Path | None]:
     if first >= start:
         raise InputError(f"--history-start {first} is not before --start {start}",
                          hint="the history period ends the day before --start")
-    report = fetch(box, first, req.period.end, req.out / "imagery", collections=opts.collections,
+    report = fetch(box, first, req.period.end, target, collections=opts.collections,
                    max_cloud=opts.max_cloud, stac_url=opts.stac_url, dem=req.inputs.dem is None)
     if report.failed:
         warnings.warn(MinewatchWarning(

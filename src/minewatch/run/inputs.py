@@ -137,8 +137,9 @@ def _route_dem(path: Path, grid: Grid, progress: Progress) -> FlowGrid:
     return flow
 
 
-def resolve_inputs(req: MonitoringRequest, progress: Progress) -> ResolvedInputs:
-    """Check and read every input of ``req`` (see the module docstring).
+def resolve_inputs(req: MonitoringRequest, progress: Progress, root: Path) -> ResolvedInputs:
+    """Check and read every input of ``req`` (see the module docstring); imagery to fetch goes
+    into ``root/imagery`` (``root``: the run's staging folder).
 
     Raises
     ------
@@ -160,7 +161,7 @@ def resolve_inputs(req: MonitoringRequest, progress: Progress) -> ResolvedInputs
     if req.inputs.fetch is not None:
         from minewatch.run.fetching import fetch_imagery
 
-        catalog, fetched_dem = fetch_imagery(req, registry)
+        catalog, fetched_dem = fetch_imagery(req, registry, root / "imagery")
         dem = dem if dem is not None else fetched_dem
     items = open_catalog(catalog)
     where = str(catalog)

@@ -18,18 +18,21 @@ import datetime as dt
 import tempfile
 import warnings
 
+import numpy as np
+
 from minewatch.analysis.alerts import build_alerts
 from minewatch.analysis.compliance import check_compliance
 from minewatch.analysis.composites import surface_footprint
 from minewatch.analysis.hydrology.receptors import receptors_downstream
 from minewatch.analysis.licences import snap_distances
-from minewatch.errors import MinewatchError, MinewatchWarning
+from minewatch.errors import DataError, MinewatchError, MinewatchWarning
+from minewatch.run.folder import RunFolder
 from minewatch.run.inputs import ResolvedInputs, resolve_inputs
 from minewatch.run.outputs import write_outputs
 from minewatch.run.pixels import PixelStore
 from minewatch.run.request import MonitoringRequest, Progress, no_progress
 from minewatch.run.result import RunResult, build_summary
-from minewatch.run.tiles import analyse_tiles
+from minewatch.run.tiles import ASSESSED, ASSESSMENT_CODES, analyse_tiles
 from minewatch.run.water import water_section
 
 
@@ -59,9 +62,10 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
              progress: Progress) -> RunResult:
     grid = inputs.grid
     rasters = analyse_tiles(req, inputs, store, progress)
+    notes = list(inputs.notes)
+    _check_assessed(rasters, req, grid, notes)
     compliance = check_compliance(rasters.onset, inputs.periods, grid)
     alerts, alert_raster = build_alerts(rasters.onset, rasters.confidence, compliance, inputs.periods, grid)
-    notes = list(inputs.notes)
     risk = _trace(req, inputs, alerts, notes, progress)
     water = water_section(req, inputs, store, alerts, progress)
     return RunResult(
@@ -69,6 +73,23 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
         footprint=surface_footprint(rasters.after), compliance=compliance, alerts=alerts,
         alert_raster=alert_raster, periods=inputs.periods, receptors=inputs.receptors, risk=risk, water=water,
         history_start=inputs.history[0].date, started=started, notes=notes)
+
+
+def _check_assessed(rasters, req: MonitoringRequest, grid, notes: list[str]) -> None:
+    """Fail when no pixel could be assessed; note how much could not."""
+    codes = rasters.assessment
+    counts = np.bincount(codes.ravel(), minlength=len(ASSESSMENT_CODES))
+    why = ", ".join(f"{counts[c]} px {ASSESSMENT_CODES[c]}" for c in ASSESSMENT_CODES if c != ASSESSED and counts[c])
+    if counts[ASSESSED] == 0:
+        raise DataError(
+            f"nothing could be assessed: of the {codes.size} px of the scene, {why} (a pixel needs "
+            f"{req.detection.params.change.min_history_obs} clear observations before {req.period.start} and one "
+            f"after)", hint="use a longer history (an earlier first scene), a longer period, or imagery with "
+            "fewer clouds; check that the bands hold data")
+    if counts[ASSESSED] < codes.size:
+        ha = (codes.size - counts[ASSESSED]) * grid.pixel_area_m2() / 10_000.0
+        notes.append(f"{ha:.2f} ha ({100 * (1 - counts[ASSESSED] / codes.size):.1f} % of the scene) could not be "
+                     f"assessed ({why}): no disturbance there means not assessed, not none")
 
 
 def _record_start(inputs: ResolvedInputs, req: MonitoringRequest, started: dt.datetime) -> str | None:
@@ -94,23 +115,31 @@ def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> 
     """
     progress = progress or no_progress
     started = _now()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MinewatchWarning)
-        inputs = resolve_inputs(req, progress)
-        run_id = _record_start(inputs, req, started)
-        try:
-            with tempfile.TemporaryDirectory(prefix="minewatch-pixels-") as scratch:
-                store = PixelStore(inputs.items, inputs.grid, inputs.bands, scratch)
-                result = _analyse(req, inputs, store, started, progress)
-                result.notes.extend(str(w.message) for w in caught if issubclass(w.category, MinewatchWarning))
-                result.finished = _now()
-                result.summary = build_summary(result)
-                write_outputs(result, result.summary, inputs, store, req.out, progress)
-        except MinewatchError as exc:
-            if run_id is not None:
-                inputs.registry.record_run({"run_id": run_id, "site_id": req.site, "started_at": started,
-                                            "outcome": "failed", "finished_at": _now(), "message": str(exc)})
-            raise
+    folder = RunFolder(req.out)
+    root = folder.open()  # checks --out before any work
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MinewatchWarning)
+            inputs = resolve_inputs(req, progress, root)
+            run_id = _record_start(inputs, req, started)
+            try:
+                with tempfile.TemporaryDirectory(prefix=".pixels-", dir=root) as scratch:
+                    store = PixelStore(inputs.items, inputs.grid, inputs.bands, scratch)
+                    result = _analyse(req, inputs, store, started, progress)
+                    result.notes.extend(str(w.message) for w in caught
+                                        if issubclass(w.category, MinewatchWarning))
+                    result.finished = _now()
+                    result.summary = build_summary(result, shown=folder.shown)
+                    write_outputs(result, result.summary, inputs, store, root, folder.final, progress)
+                folder.publish()
+            except MinewatchError as exc:
+                if run_id is not None:
+                    inputs.registry.record_run({"run_id": run_id, "site_id": req.site, "started_at": started,
+                                                "outcome": "failed", "finished_at": _now(), "message": str(exc)})
+                raise
+    except BaseException:
+        folder.discard()
+        raise
     for w in caught:  # anything else the libraries warned about goes on as usual
         if not issubclass(w.category, MinewatchWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

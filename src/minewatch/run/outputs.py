@@ -18,22 +18,26 @@ from minewatch.run.inputs import ResolvedInputs
 from minewatch.run.pixels import PixelStore
 from minewatch.run.request import Progress
 from minewatch.run.result import RunResult
+from minewatch.run.tiles import ASSESSMENT_CODES
 
 RASTER_DESCRIPTIONS = {
     "disturbance_date.tif": "onset of new mining disturbance, days since 1970-01-01, 0 = none",
     "confidence.tif": "confidence of the disturbance call, 0..1",
     "footprint.tif": "surface in the last monitored year: 0 other, 1 bare ground, 2 open water",
+    "assessment.tif": "whether the change model could assess each pixel: "
+                      + ", ".join(f"{k} {v}" for k, v in ASSESSMENT_CODES.items()),
 }
 
 
 def write_outputs(result: RunResult, summary: dict, inputs: ResolvedInputs, store: PixelStore, out: Path,
-                  progress: Progress) -> None:
-    """Write every output of ``result`` into ``out`` (see the module docstring)."""
-    out.mkdir(parents=True, exist_ok=True)
+                  final: Path, progress: Progress) -> None:
+    """Write every output of ``result`` into ``out``, the run's staging folder (to be published at
+    ``final``), see the module docstring."""
     grid = result.grid
     for name, array in (("disturbance_date.tif", result.rasters.onset),
                         ("confidence.tif", result.rasters.confidence),
-                        ("footprint.tif", result.footprint)):
+                        ("footprint.tif", result.footprint),
+                        ("assessment.tif", result.rasters.assessment)):
         write_geotiff(out / name, array, crs=grid.crs, transform=grid.transform,
                       tags={"DESCRIPTION": RASTER_DESCRIPTIONS[name]})
     features = [a.feature() for a in result.alerts]
@@ -42,21 +46,18 @@ def write_outputs(result: RunResult, summary: dict, inputs: ResolvedInputs, stor
     options = result.request.evidence
     pending = None
     if options.write:
-        pending = begin_evidence(out, result, summary, store, inputs.bands, inputs.private_key, progress)
+        pending = begin_evidence(out, final, result, summary, store, inputs.bands, inputs.private_key, progress)
     progress("writing report", 0, 1)
     html = render_report(result, summary, lang=options.lang,
                          provenance=pending.provenance() if pending else None,
                          alert_sheets=pending.sheets if pending else None)
     write_text(out / "report.html", html)
-    pdf = out / "report.pdf"
     outputs = [name for name in STANDARD_OUTPUTS if (out / name).exists()]
     if options.write and options.pdf:
         from minewatch.reports.pdf import html_to_pdf
 
-        html_to_pdf(out / "report.html", pdf)
+        html_to_pdf(out / "report.html", out / "report.pdf")
         outputs.append("report.pdf")
-    elif pdf.exists():
-        pdf.unlink()  # a stale PDF of an earlier run would contradict this one
     progress("writing report", 1, 1)
     if pending is not None:
         finish_evidence(pending, outputs)

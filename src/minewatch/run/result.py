@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +22,11 @@ from minewatch.analysis.alerts import Alert
 from minewatch.analysis.compliance import ComplianceResult
 from minewatch.analysis.hydrology.receptors import RiskResult
 from minewatch.analysis.licences import LicencePeriod, Receptor
-from minewatch.dates import from_day
+from minewatch.dates import from_day, to_day
 from minewatch.imagery.catalog import SceneItem
 from minewatch.imagery.load import Grid
 from minewatch.run.request import MonitoringRequest
-from minewatch.run.tiles import RunRasters
+from minewatch.run.tiles import ASSESSED, ASSESSMENT_CODES, RunRasters
 
 FOOTPRINT_DEFINITION = (
     "bare ground (NDVI < 0.2) or open water (NIR < 0.05 and NDVI < 0) in the median of clear observations of the "
@@ -120,8 +121,42 @@ def _licence_rows(res: RunResult, px_ha: float) -> list[dict]:
     return rows
 
 
-def build_summary(res: RunResult) -> dict:
-    """``summary.json`` of a run (docs/batch-contract.md)."""
+def _assessment(res: RunResult, px_ha: float) -> dict:
+    """``summary["assessment"]``: where the change model could judge, and how much it saw, per year."""
+    r, req = res.rasters, res.request
+    codes = r.assessment
+    end_day = to_day(req.period.end)
+    counts = np.bincount(codes.ravel(), minlength=len(ASSESSMENT_CODES))
+    seen = r.last_clear > 0
+    age = end_day - r.last_clear[seen]
+    start = req.period.start.year
+    return {
+        "definition": (f"a pixel is assessed when it has at least {req.detection.params.change.min_history_obs} "
+                       f"clear observations before {req.period.start} (to model its seasons) and at least one "
+                       f"in the monitored period; elsewhere nothing can be said, and no disturbance there "
+                       f"means 'not assessed', not 'none'"),
+        "min_history_clear_obs": req.detection.params.change.min_history_obs,
+        "assessed_ha": round(float(counts[ASSESSED] * px_ha), 4),
+        "assessed_share": round(float(counts[ASSESSED] / codes.size), 4),
+        "not_assessed_ha": {ASSESSMENT_CODES[c]: round(float(counts[c] * px_ha), 4)
+                            for c in ASSESSMENT_CODES if c != ASSESSED},
+        "clear_obs_per_year": [
+            {"year": y, "role": "history" if y < start else "monitored" if y > start or req.period.start.month == 1
+             and req.period.start.day == 1 else "history and monitored",
+             "median_clear_obs_per_pixel": float(np.median(r.clear_per_year[k])),
+             "share_of_pixels_with_a_clear_obs": round(float((r.clear_per_year[k] > 0).mean()), 4)}
+            for k, y in enumerate(r.years)],
+        "last_clear_obs": {
+            "median_days_before_end": float(np.median(age)) if age.size else None,
+            "share_of_pixels_within_30_days": round(float((age <= 30).sum() / codes.size), 4),
+            "share_of_pixels_within_90_days": round(float((age <= 90).sum() / codes.size), 4),
+        },
+    }
+
+
+def build_summary(res: RunResult, shown: Callable[[Path], Path] = Path) -> dict:
+    """``summary.json`` of a run (docs/batch-contract.md); ``shown`` maps a path of the run's staging
+    folder to where it will be published."""
     req, grid = res.request, res.grid
     px_ha = grid.pixel_area_m2() / 10_000.0
     onset = res.rasters.onset
@@ -133,7 +168,7 @@ def build_summary(res: RunResult) -> dict:
     det = req.detection
     return {
         "minewatch_version": __version__,
-        "catalog": str(res.catalog),
+        "catalog": str(shown(res.catalog)),
         "site": res.site,
         "period": {"history_start": res.history_start.isoformat(), "start": req.period.start.isoformat(),
                    "end": req.period.end.isoformat()},
@@ -142,7 +177,9 @@ def build_summary(res: RunResult) -> dict:
         "disturbance": {
             "total_area_ha": round(float(disturbed.sum() * px_ha), 4),
             "outside_licence_area_ha": round(float(outside.sum() * px_ha), 4),
+            "outside_every_boundary_ha": round(float((disturbed & ~any_licence).sum() * px_ha), 4),
             "first_date": from_day(first).isoformat() if first else None,
+            "first_alert_date": min(a.onset_date for a in res.alerts).isoformat() if res.alerts else None,
             "n_alerts": len(res.alerts),
             "timeline": _area_timeline(onset, outside, px_ha),
         },
@@ -153,6 +190,7 @@ def build_summary(res: RunResult) -> dict:
             "inside_licences_ha": round(float(((footprint > 0) & any_licence).sum() * px_ha), 4),
             "outside_licences_ha": round(float(((footprint > 0) & ~any_licence).sum() * px_ha), 4),
         },
+        "assessment": _assessment(res, px_ha),
         "licences": _licence_rows(res, px_ha),
         "alerts": [a.record() for a in res.alerts],
         "receptors_at_risk": [] if res.risk is None else [

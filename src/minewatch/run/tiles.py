@@ -24,6 +24,12 @@ from minewatch.run.pixels import PixelStore
 from minewatch.run.request import MonitoringRequest, Progress
 
 
+#: Codes of ``assessment.tif``: why a pixel could (0) or could not be assessed.
+ASSESSED, NO_DATA, FEW_HISTORY, NO_MONITORED = 0, 1, 2, 3
+ASSESSMENT_CODES = {ASSESSED: "assessed", NO_DATA: "no data", FEW_HISTORY: "too few clear history observations",
+                    NO_MONITORED: "no clear observation in the monitored period"}
+
+
 @dataclass
 class RunRasters:
     """Full-grid results of the tile loop."""
@@ -34,6 +40,23 @@ class RunRasters:
     before: np.ndarray  #: (5, h, w) median composite of COMPOSITE_BANDS, the year before the period
     after: np.ndarray  #: same, the period's last year
     clear_share: list[float]  #: per scene, the share of its valid pixels that were clear
+    assessment: np.ndarray  #: uint8 :data:`ASSESSMENT_CODES` per pixel
+    last_clear: np.ndarray  #: int32 day of each pixel's last clear observation, 0 = none
+    years: list[int]  #: the calendar years of the scenes
+    clear_per_year: np.ndarray  #: (years, h, w) uint16 clear observations per pixel and year
+
+
+def assess(clear: np.ndarray, valid: np.ndarray, history: np.ndarray, min_history_obs: int) -> np.ndarray:
+    """Per pixel, whether the change model can assess it (:data:`ASSESSMENT_CODES`).
+
+    A pixel is assessed when it has at least ``min_history_obs`` clear observations in the history
+    (what the change model needs to fit its season) and at least one in the monitored period.
+    """
+    out = np.full(clear.shape[1:], ASSESSED, np.uint8)
+    out[clear[~history].sum(axis=0) == 0] = NO_MONITORED
+    out[clear[history].sum(axis=0) < min_history_obs] = FEW_HISTORY
+    out[~valid.any(axis=0)] = NO_DATA
+    return out
 
 
 def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore,
@@ -50,6 +73,12 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
     after = np.full_like(before, np.nan)
     clear_count = np.zeros(len(items), np.int64)
     valid_count = np.zeros(len(items), np.int64)
+    assessment = np.zeros((h, w), np.uint8)
+    last_clear = np.zeros((h, w), np.int32)
+    item_years = np.array([it.date.year for it in items])
+    years = sorted(set(item_years.tolist()))
+    clear_per_year = np.zeros((len(years), h, w), np.uint16)
+    history = days < start_day
     sel_before = (days < start_day) & (days >= start_day - 365)
     sel_after = (days <= end_day) & (days > end_day - 365)
     tiles = list(grid.tiles(req.detection.tile_size))
@@ -58,14 +87,19 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
         data = load_tile(items, inputs.bands, grid, window)
         status = screen_tile(items, data)
         clear = status == CLEAR
+        valid = status != NODATA
         clear_count += clear.reshape(len(items), -1).sum(axis=1)
-        valid_count += (status != NODATA).reshape(len(items), -1).sum(axis=1)
+        valid_count += valid.reshape(len(items), -1).sum(axis=1)
         stack = change_stack(data)
         stack[~np.broadcast_to(clear[:, None], stack.shape)] = np.nan
         tile = map_tile(stack, days, start_day, end_day, params, backend=inputs.backend)
         del stack
         rows = slice(int(window.row_off), int(window.row_off + window.height))
         cols = slice(int(window.col_off), int(window.col_off + window.width))
+        assessment[rows, cols] = assess(clear, valid, history, params.change.min_history_obs)
+        last_clear[rows, cols] = np.where(clear, days[:, None, None], 0).max(axis=0)
+        for k, year in enumerate(years):
+            clear_per_year[k, rows, cols] = clear[item_years == year].sum(axis=0)
         onset[rows, cols] = tile.onset
         confidence[rows, cols] = tile.confidence
         before[:, rows, cols] = median_composite(data, clear, sel_before)
@@ -75,5 +109,5 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
     onset = clean_small_patches(onset, params.min_area_px)
     confidence[onset == 0] = 0
     share = [float(c) / v if v else 0.0 for c, v in zip(clear_count, valid_count, strict=True)]
-    return RunRasters(grid, onset, confidence, before, after, share)
+    return RunRasters(grid, onset, confidence, before, after, share, assessment, last_clear, years, clear_per_year)
 
