@@ -92,10 +92,15 @@ def _declared_crs(ref: AssetRef, item: SceneItem) -> CRS | None:
 
 
 def _same_crs(a: CRS, b: CRS) -> bool:
+    """Whether two CRSs are the same, also when one is written as WKT without its EPSG code."""
     if a == b:
         return True
     ea, eb = a.to_epsg(), b.to_epsg()
-    return ea is not None and ea == eb
+    if ea is not None and ea == eb:
+        return True
+    import pyproj
+
+    return pyproj.CRS.from_wkt(a.to_wkt()).equals(pyproj.CRS.from_wkt(b.to_wkt()), ignore_axis_order=True)
 
 
 def _grid_problem(ref: AssetRef, src) -> str | None:
