@@ -192,7 +192,7 @@ def test_analysis_grid_passes_over_an_unreadable_reference_file(catalog):
 def test_pixel_read_failure_is_recorded_and_that_band_becomes_no_data(catalog):
     bad = catalog.parent / DATES[1] / "nir.tif"
     damage_block(bad)
-    items, grid, usable, skipped = _inspect(catalog)
+    _, grid, usable, skipped = _inspect(catalog)
     assert skipped == [], "the header and block table are sound: only reading finds the damage"
     window = Window(0, 0, SIZE, SIZE)
     with pytest.raises(CatalogError, match=r"nir\.tif: nir of 2021-02-10 \(2021-02-10\): cannot read its pixels"):

@@ -34,7 +34,13 @@ from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 
-from minewatch.imagery.catalog import CATEGORICAL, REFERENCE_BANDS, AssetRef, SceneItem, SkippedAsset
+from minewatch.imagery.catalog import (
+    CATEGORICAL,
+    REFERENCE_BANDS,
+    AssetRef,
+    SceneItem,
+    SkippedAsset,
+)
 from minewatch.imagery.load import Grid, error_text
 
 #: Bounds of two bands of one item may differ by this many pixels (of the coarser band).

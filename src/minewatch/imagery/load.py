@@ -33,7 +33,13 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
 from minewatch.errors import CatalogError, DataError
-from minewatch.imagery.catalog import CATEGORICAL, REFERENCE_BANDS, AssetRef, SceneItem, SkippedAsset
+from minewatch.imagery.catalog import (
+    CATEGORICAL,
+    REFERENCE_BANDS,
+    AssetRef,
+    SceneItem,
+    SkippedAsset,
+)
 
 
 @dataclass(frozen=True)
