@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import RasterioError
+from rasterio.errors import CRSError, RasterioError
 from rasterio.warp import transform_bounds
 
 from minewatch.imagery.catalog import (
@@ -155,13 +155,13 @@ def _read_header(item: SceneItem, ref: AssetRef, grid: Grid) -> _Header:
                 return _Header(problem=problem)
             try:
                 bounds = transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21)
-            except RasterioError as exc:
+            except (RasterioError, CRSError) as exc:
                 return _Header(problem=f"its footprint cannot be placed in {grid.crs.to_string()} "
                                f"({error_text(exc)})")
             if not all(math.isfinite(v) for v in bounds):
                 return _Header(problem=f"its footprint cannot be placed in {grid.crs.to_string()}")
             width = max((bounds[2] - bounds[0]) / src.width, (bounds[3] - bounds[1]) / src.height)
-    except (RasterioError, OSError) as exc:
+    except (RasterioError, CRSError, OSError) as exc:
         return _Header(problem=f"unreadable: {error_text(exc)}")
     if not _overlaps(bounds, grid.bounds):
         return _Header(problem=f"does not overlap the analysis grid: it covers {_fmt(bounds)}, the grid "

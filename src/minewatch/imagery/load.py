@@ -27,7 +27,7 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import CRSError, RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
@@ -234,7 +234,7 @@ def load_tile(
         item, ref = items[t], items[t].assets[band]
         try:
             out[band][t] = _read_asset(ref, grid, window, band in CATEGORICAL)
-        except (RasterioError, OSError) as exc:
+        except (RasterioError, CRSError, OSError) as exc:
             reason = f"cannot read its pixels ({error_text(exc)}); no data where reading failed"
             if skipped is None:
                 raise CatalogError(f"{ref.href}: {band} of {item.id} ({item.date}): {reason}",
