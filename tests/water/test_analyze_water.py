@@ -105,3 +105,15 @@ def test_verify_reruns_a_run_with_samples(scene, tmp_path, capsys):
     assert "samples" in {e["role"] for e in manifest["inputs"]}
     capsys.readouterr()
     assert main(["verify", str(out)]) == 0, capsys.readouterr()
+
+
+def test_analyze_refuses_impossible_sample_values_before_any_work(scene, tmp_path, capsys):
+    lab = tmp_path / "lab.csv"
+    lab.write_text(LAB.replace("DOWN,Village intake,2021-03-02,49.946,82.641,Pb,4,ug/L",
+                               "DOWN,Village intake,2021-03-02,49.946,82.641,Pb,-4,ug/L"))
+    out = tmp_path / "run"
+    rc = main(_args(scene, out, "--samples", str(lab)))
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 2 and err.startswith("error:") and "Traceback" not in err
+    assert "line 5, column G ('value'): Pb -4 ug/L is physically impossible" in err
+    assert not out.exists()

@@ -106,3 +106,18 @@ def test_cli_import_writes_tables(shared_data, tmp_path, capsys):
     assert "BC7-113" in summ["stations_with_exceedance"]
     assert len(summ["per_station_date"]) == summ["n_samples"]
     assert "BC7-113" in capsys.readouterr().out
+
+
+def test_parameters_without_who_limit_are_listed_not_dropped(agua):
+    from minewatch.analysis.water.workflow import check_samples
+
+    path, samples = agua
+    res = check_samples(samples, standard="WHO-GDWQ-2022")
+    without = res["without_limit"].set_index("parameter")
+    rows = _raw_rows(path)
+    n_zinc = sum(1 for lab in ("Zinc total", "Zinc disuelto") for c in rows[lab][2:] if c.strip())
+    # WHO has no health-based guideline for zinc: every zinc result is listed as not assessed
+    assert n_zinc > 0 and without.loc["Zn", "n_results"] == n_zinc
+    assert not {"As", "Cd", "Pb", "Hg"} & set(without.index)
+    assert set(without.index).isdisjoint(res["compared"]["parameter"])
+    assert int(without["n_results"].sum()) + len(res["compared"]) == len(samples)

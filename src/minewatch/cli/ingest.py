@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from minewatch.cli.main import app
-from minewatch.imagery.ingest import IngestReport, ingest_folder
+from minewatch.cli.output import print_warning
+
+if TYPE_CHECKING:
+    from minewatch.imagery.ingest import IngestReport
 
 
 def render_report(report: IngestReport, console: Console) -> None:
-    """Print an ingest report as rich tables."""
+    """Print an ingest report as rich tables (file names and reasons shown literally)."""
     sc = report.scale
     console.print(
-        f"[bold]{len(report.items)}[/] dates -> {report.catalog}\n"
+        f"[bold]{len(report.items)}[/] dates -> {escape(report.catalog)}\n"
         f"scale: reflectance = DN * {sc['scale']:.6g} + {sc['offset']:g} "
-        f"({sc['description']}; {sc['how']})", highlight=False)
+        f"({escape(sc['description'])}; {escape(sc['how'])})", highlight=False)
     for w in report.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        print_warning(w, console)
     flagged = [it for it in report.items if it["warnings"]]
     if flagged:
         table = Table(title="Dates with remarks", show_lines=False)
@@ -30,7 +34,7 @@ def render_report(report: IngestReport, console: Console) -> None:
         table.add_column("bands")
         table.add_column("remarks")
         for it in flagged:
-            table.add_row(it["id"], ",".join(it["bands"]), "; ".join(it["warnings"]))
+            table.add_row(escape(it["id"]), ",".join(it["bands"]), escape("; ".join(it["warnings"])))
         console.print(table)
     if report.skipped:
         # One row per (file name, reason): 78 dates of SCL_rgbviz.tif make one row.
@@ -43,9 +47,9 @@ def render_report(report: IngestReport, console: Console) -> None:
         table.add_column("why")
         for (_, reason), paths in groups.items():
             label = paths[0] if len(paths) == 1 else f"{paths[0]} ..."
-            table.add_row(label, str(len(paths)), reason)
+            table.add_row(escape(label), str(len(paths)), escape(reason))
         console.print(table)
-    console.print(f"report: {Path(report.catalog).parent / 'ingest_report.json'}",
+    console.print(f"report: {escape(str(Path(report.catalog).parent / 'ingest_report.json'))}",
                   highlight=False)
 
 
@@ -69,13 +73,15 @@ def ingest(
         help="Decode EO Browser SCL colour renderings (SCL_rgbviz.tif) into SCL classes."),
 ) -> None:
     """Turn a folder of per-date GeoTIFFs into a STAC catalog that `analyze` reads."""
+    from minewatch.imagery.ingest import ingest_folder
+
     console = Console()
     with Progress(TextColumn("ingest {task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("scanning", total=None)
 
         def _progress(item_id: str, done: int, total: int) -> None:
-            bar.update(task, description=item_id, completed=done, total=total)
+            bar.update(task, description=escape(item_id), completed=done, total=total)
 
         report = ingest_folder(folder, out, scale=scale, band_order=band_order,
                                collection_id=collection, copy=copy, overwrite=overwrite,

@@ -6,12 +6,13 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 @contextlib.contextmanager
 def rich_progress(console: Console | None = None) -> Iterator:
-    """Yield a callback that drives one rich progress bar per step name."""
+    """Yield a callback that drives one rich progress bar per step name (shown literally)."""
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console or Console(stderr=True), transient=False,
@@ -20,7 +21,7 @@ def rich_progress(console: Console | None = None) -> Iterator:
 
         def callback(step: str, done: int, total: int) -> None:
             if step not in tasks:
-                tasks[step] = bar.add_task(step, total=total)
+                tasks[step] = bar.add_task(escape(step), total=total)
             bar.update(tasks[step], completed=done, total=total)
 
         yield callback

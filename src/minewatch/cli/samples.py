@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from minewatch.cli.main import app
+from minewatch.cli.output import print_warning
 
 samples_app = typer.Typer(
     help="Field water samples: import lab results, flag exceedances of drinking-water "
@@ -18,6 +20,14 @@ samples_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(samples_app, name="samples")
+
+
+class NonDetectRule(str, Enum):
+    """Value given to a non-detect (<LOD) in the pollution indices."""
+
+    half = "half"
+    zero = "zero"
+    lod = "lod"
 
 
 @samples_app.command("import")
@@ -38,8 +48,8 @@ def import_cmd(
     river: Optional[Path] = typer.Option(None, "--river", help="River line to locate points on."),
     source: Optional[Path] = typer.Option(None, "--source",
                                           help="Mine/reservoir geometry: chainage origin."),
-    nondetect: str = typer.Option("half", "--nondetect",
-                                  help="Non-detects in indices: half (LOD/2), zero, lod."),
+    nondetect: NonDetectRule = typer.Option(NonDetectRule.half, "--nondetect",
+                                            help="Non-detects in indices: half (LOD/2), zero, lod."),
 ) -> None:
     """Import lab results, compare them with a standard and write the tables."""
     from minewatch.analysis.water.samples import shipped_mapping_path
@@ -48,35 +58,38 @@ def import_cmd(
         link_stations,
         write_sample_outputs,
     )
-    from minewatch.errors import InputError
-
-    if nondetect not in {"half", "zero", "lod"}:
-        raise InputError(f"--nondetect {nondetect!r}: use half, zero or lod")
     map_path: Optional[Path] = None
     if mapping:
         map_path = Path(mapping)
         if not map_path.exists() and shipped_mapping_path(mapping).exists():
             map_path = shipped_mapping_path(mapping)
     res = import_samples(file, map_path, standards_path=standards, standard=standard,
-                         nondetect=nondetect)
+                         nondetect=nondetect.value)
     if receptors is not None or river is not None:
         res = link_stations(res, receptors=receptors, river=river, source=source)
     write_sample_outputs(res, out)
     console = Console()
     summ = res["summary"]
-    table = Table(title=f"Exceedances of {standard} per station and date")
+    table = Table(title=f"Exceedances of {escape(standard)} per station and date")
     for c in ("station", "date", "exceeds", "inconclusive", "exceeded (x limit)"):
         table.add_column(c)
     for r in summ.itertuples():
         style = "red" if r.n_exceeds else None
-        table.add_row(str(r.station_id), str(r.date), str(r.n_exceeds), str(r.n_inconclusive),
-                      escape(r.exceeded), style=style)
+        table.add_row(escape(str(r.station_id)), str(r.date), str(r.n_exceeds),
+                      str(r.n_inconclusive), escape(r.exceeded), style=style)
     console.print(table)
+    without = res["without_limit"]
+    if len(without):
+        print_warning(
+            f"not assessed, {standard} sets no limit for: "
+            + ", ".join(f"{r.parameter} ({r.n_results} result{'s' if r.n_results != 1 else ''})"
+                        for r in without.itertuples())
+            + " - these are neither exceeded nor within a limit", console)
     n_samples = res["samples"]["sample_id"].nunique()
     n_ex = int((summ["n_exceeds"] > 0).sum())
     console.print(f"{len(res['samples'])} results in {n_samples} samples from "
                   f"{len(res['stations'])} stations; {n_ex} samples exceed at least one limit. "
-                  f"Written to {out}", highlight=False)
+                  f"Written to {escape(str(out))}", highlight=False)
 
 
 @samples_app.command("standards")
@@ -109,5 +122,5 @@ def standards_cmd(
         t.add_column(c)
     for r in table.itertuples():
         lim = f"{r.lower_limit:g}-{r.limit:g}" if r.lower_limit == r.lower_limit else f"{r.limit:g}"
-        t.add_row(r.standard, r.parameter, lim, r.unit, r.table, r.note)
+        t.add_row(*(escape(str(v)) for v in (r.standard, r.parameter, lim, r.unit, r.table, r.note)))
     console.print(t)

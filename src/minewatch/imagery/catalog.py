@@ -38,11 +38,15 @@ _ALIAS_TO_BAND = {alias.lower(): band for band, aliases in BAND_ALIASES.items() 
 
 #: Bands read as categories (nearest-neighbour resampling, never scaled).
 CATEGORICAL = frozenset({"scl", "qa_pixel", "datamask"})
+#: Bands that define an item's (and the analysis') grid, in order of preference.
+REFERENCE_BANDS = ("red", "green", "blue", "nir")
 
 
 @dataclass(frozen=True)
 class AssetRef:
-    """One band of one item: where it is and how to turn its numbers into reflectance."""
+    """One band of one item: where it is, how to turn its numbers into reflectance, and the
+    grid the catalog declares for it (``proj:code``/``proj:epsg``, ``proj:shape``,
+    ``proj:transform`` of the asset; checked by :func:`minewatch.imagery.assets.inspect_assets`)."""
 
     href: str
     scale: float = 1.0
@@ -50,6 +54,9 @@ class AssetRef:
     nodata: float | None = None
     band_index: int = 1
     resolution: float | None = None
+    crs: str | None = None
+    shape: tuple[int, int] | None = None
+    transform: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,28 @@ class SceneItem:
     def day(self) -> int:
         """Days since 1970-01-01."""
         return (self.date - dt.date(1970, 1, 1)).days
+
+
+@dataclass(frozen=True)
+class SkippedAsset:
+    """One band of one item left out of a run, and why.
+
+    ``stage`` is ``"inspection"`` (its header, before any pixel was read:
+    :func:`minewatch.imagery.assets.inspect_assets`) or ``"reading"`` (its pixels could not
+    be read: :func:`minewatch.imagery.load.load_tile`; it is no data where reading failed).
+    """
+
+    item_id: str
+    date: dt.date
+    band: str
+    href: str
+    reason: str
+    stage: str
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready record (``item, date, band, href, reason, stage``)."""
+        return {"item": self.item_id, "date": self.date.isoformat(), "band": self.band, "href": self.href,
+                "reason": self.reason, "stage": self.stage}
 
 
 def canonical_band(key: str) -> str | None:
@@ -97,11 +126,30 @@ def _resolve_href(href: str, base: Path) -> str:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
-def _asset_ref(asset: dict, base: Path) -> AssetRef:
+def _declared_crs(fields: dict) -> str | None:
+    """``proj:code``, else ``EPSG:<proj:epsg>``, else ``proj:wkt2`` of an item's properties or an asset."""
+    if fields.get("proj:code"):
+        return str(fields["proj:code"])
+    if fields.get("proj:epsg"):
+        return f"EPSG:{fields['proj:epsg']}"
+    return fields.get("proj:wkt2") or None
+
+
+def _asset_ref(asset: dict, base: Path, where: str) -> AssetRef:
     bands = asset.get("raster:bands") or []
     first = bands[0] if bands else {}
     scale = first.get("scale", 1.0)
     offset = first.get("offset", 0.0)
+    shape = asset.get("proj:shape")
+    transform = asset.get("proj:transform")
+    try:
+        shape = (int(shape[0]), int(shape[1])) if shape is not None else None
+        transform = tuple(float(v) for v in transform[:6]) if transform is not None else None
+        if transform is not None and len(transform) != 6:
+            raise ValueError
+    except (TypeError, ValueError, IndexError):
+        raise CatalogError(f"{where}: asset {asset.get('href')}: unreadable proj:shape or proj:transform "
+                           f"({shape!r}, {transform!r})") from None
     return AssetRef(
         href=_resolve_href(asset["href"], base),
         scale=float(1.0 if scale is None else scale),
@@ -109,6 +157,9 @@ def _asset_ref(asset: dict, base: Path) -> AssetRef:
         nodata=first.get("nodata"),
         band_index=int(asset.get("minewatch:band_index", 1)),
         resolution=first.get("spatial_resolution") or asset.get("gsd"),
+        crs=_declared_crs(asset),
+        shape=shape,
+        transform=transform,
     )
 
 
@@ -120,10 +171,8 @@ def parse_item(item: dict, base: Path, where: str) -> SceneItem:
         band = canonical_band(key)
         if band is None or "href" not in asset:
             continue
-        assets.setdefault(band, _asset_ref(asset, base))
-    crs = props.get("proj:code")
-    if crs is None and props.get("proj:epsg"):
-        crs = f"EPSG:{props['proj:epsg']}"
+        assets.setdefault(band, _asset_ref(asset, base, where))
+    crs = _declared_crs(props)
     return SceneItem(
         id=str(item.get("id", where)),
         datetime=_parse_datetime(item, where),

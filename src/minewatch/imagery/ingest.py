@@ -12,6 +12,7 @@ hidden sibling folder and renamed into place at the end.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -22,18 +23,21 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pystac
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.errors import RasterioError
 from rasterio.transform import array_bounds
 from rasterio.warp import transform_bounds
 
 from minewatch.errors import CatalogError, InputError
+from minewatch.imagery.assets import truncation
 from minewatch.imagery.cog import STAC_EXTENSIONS, proj_fields, raster_band, write_cog
+from minewatch.imagery.load import error_text
 from minewatch.imagery.sources import (
     COMMON_BANDS,
     RENDERING_WORDS,
@@ -127,10 +131,36 @@ def _rendering_word(rel: str) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn a failed pixel read into a :class:`CatalogError` naming the file (nothing is written)."""
+    try:
+        yield
+    except RasterioError as exc:
+        raise CatalogError(f"{path}: cannot read its pixels ({error_text(exc)})",
+                           hint="the file is damaged: export it again, or move it out of the folder") from None
+
+
+def _open_raster(path: Path, rel: str, skipped: list[Skipped]) -> rasterio.DatasetReader | None:
+    """Open a GeoTIFF whose header and block table are sound; else record why it is skipped."""
+    try:
+        src = rasterio.open(path)
+    except Exception as exc:  # noqa: BLE001 - rasterio raises several types for broken files
+        skipped.append(Skipped(rel, f"unreadable GeoTIFF: {error_text(exc)}"))
+        return None
+    problem = truncation(src)
+    if problem is not None:
+        src.close()
+        skipped.append(Skipped(rel, f"unreadable GeoTIFF: {problem}"))
+        return None
+    return src
+
+
 def _is_01_mask(src: rasterio.DatasetReader, index: int) -> bool:
     h, w = src.height, src.width
     shape = (min(h, _SAMPLE_EDGE), min(w, _SAMPLE_EDGE))
-    data = src.read(index, out_shape=shape)
+    with _reading(Path(src.name)):
+        data = src.read(index, out_shape=shape)
     values = np.unique(data)
     return values.size <= 2 and set(values.tolist()) <= {0, 1} and 1 in values
 
@@ -150,16 +180,15 @@ def _decode_scl_candidate(path: Path, rel: str, found: list, skipped: list[Skipp
     if date is None:
         skipped.append(Skipped(rel, "no date (YYYY-MM-DD, YYYYMMDD or YYYY) in its path"))
         return
-    try:
-        src = rasterio.open(path)
-    except Exception as exc:  # noqa: BLE001
-        skipped.append(Skipped(rel, f"unreadable GeoTIFF: {str(exc).splitlines()[0]}"))
+    src = _open_raster(path, rel, skipped)
+    if src is None:
         return
     with src:
         if src.count != 3:
             skipped.append(Skipped(rel, f"SCL rendering with {src.count} bands (need RGB)"))
             return
-        codes = decode_scl_rendering(src.read())
+        with _reading(path):
+            codes = decode_scl_rendering(src.read())
         unknown = int((codes == 255).sum())
         if unknown:
             skipped.append(Skipped(
@@ -223,11 +252,8 @@ def scan_folder(
         iso, kind, span = date
         rest = rel[: span[0]] + " " + rel[span[1]:]
         rest = re.sub(r"\.(tif|tiff|gtiff)$", "", rest, flags=re.IGNORECASE)
-        try:
-            src = rasterio.open(path)
-        except Exception as exc:  # rasterio raises several types for broken files
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            skipped.append(Skipped(rel, f"unreadable GeoTIFF: {msg}"))
+        src = _open_raster(path, rel, skipped)
+        if src is None:
             continue
         with src:
             if src.crs is None or src.transform == Affine.identity():
@@ -304,7 +330,7 @@ def scan_folder(
 
 
 def _valid_sample(src_band: BandSource) -> np.ndarray:
-    with rasterio.open(src_band.path) as src:
+    with _reading(src_band.path), rasterio.open(src_band.path) as src:
         shape = (min(src.height, _SAMPLE_EDGE), min(src.width, _SAMPLE_EDGE))
         data = src.read(src_band.index, out_shape=shape)
         valid = np.ones(shape, dtype=bool)
@@ -625,7 +651,7 @@ def _build_item(
     for band in sorted(bands, key=lambda b: (COMMON_BANDS + ("scl", "qa_pixel", "datamask")).index(b)
                        if b in COMMON_BANDS + ("scl", "qa_pixel", "datamask") else 99):
         bs = bands[band]
-        with rasterio.open(bs.path) as src:
+        with _reading(bs.path), rasterio.open(bs.path) as src:
             data = decode_scl_rendering(src.read()) if bs.decode else src.read(bs.index)
             mask = src.read(bs.mask_index) if bs.mask_index is not None else None
         if band == "datamask":

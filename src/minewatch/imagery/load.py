@@ -6,10 +6,17 @@ another resolution, another CRS) are resampled onto it by GDAL through
 ``WarpedVRT``: bilinear for reflectance, nearest for categorical layers (SCL,
 QA_PIXEL, data masks). Only the tile's window is read from each file, so a COG
 served over HTTP is read by range requests and memory stays bounded by the tile.
+
+Files are checked before any pixel is read by
+:func:`minewatch.imagery.assets.inspect_assets`; a read that still fails is either
+an error naming the file or, when the caller keeps a list of skipped assets, a
+:class:`~minewatch.imagery.catalog.SkippedAsset` record and no data for that
+item and band (see :func:`load_tile`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,15 +27,19 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioIOError
+from rasterio.errors import CRSError, RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
 from minewatch.errors import CatalogError, DataError
-from minewatch.imagery.catalog import CATEGORICAL, AssetRef, SceneItem
-
-_REFERENCE_BANDS = ("red", "green", "blue", "nir")
+from minewatch.imagery.catalog import (
+    CATEGORICAL,
+    REFERENCE_BANDS,
+    AssetRef,
+    SceneItem,
+    SkippedAsset,
+)
 
 
 @dataclass(frozen=True)
@@ -79,39 +90,59 @@ class Grid:
         return Grid(self.crs, window_transform(window, self.transform), int(window.width), int(window.height))
 
 
-def _open(href: str, where: str):
+def error_text(exc: BaseException) -> str:
+    """The first line of a rasterio/GDAL error message (or the exception's name)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _header_grid(ref: AssetRef) -> Grid | str:
+    """The grid of one asset's file, or why it cannot give one."""
     try:
-        return rasterio.open(href)
-    except RasterioIOError as exc:
-        raise CatalogError(f"{where}: cannot read {href} ({exc})") from None
+        with rasterio.open(ref.href) as src:
+            if src.crs is None:
+                return "the raster has no CRS"
+            return Grid(src.crs, src.transform, src.width, src.height)
+    except (RasterioError, OSError) as exc:
+        return error_text(exc)
 
 
 def analysis_grid(items: Sequence[SceneItem]) -> Grid:
-    """The grid of the finest reference band (red, else green/blue/nir), most common across items."""
+    """The grid of the finest reference band (red, else green/blue/nir), most common across items.
+
+    Files that cannot be opened or have no CRS are passed over (:func:`~minewatch.imagery.assets.
+    inspect_assets` reports them); :class:`CatalogError` when no reference band gives a grid.
+    """
     votes: Counter[tuple] = Counter()
-    sample: dict[tuple, AssetRef] = {}
+    refs: dict[tuple, list[AssetRef]] = {}
     for item in items:
-        for band in _REFERENCE_BANDS:
+        for band in REFERENCE_BANDS:
             ref = item.assets.get(band)
             if ref is not None:
                 key = (band, ref.resolution)
                 votes[key] += 1
-                sample.setdefault(key, ref)
+                refs.setdefault(key, []).append(ref)
                 break
     if not votes:
         raise CatalogError("no item has a red, green, blue or nir band to define the analysis grid")
     # Finest resolution first (None = unknown, opened below), then most common.
     candidates = sorted(votes, key=lambda k: (k[1] is None, k[1] or 0, -votes[k]))
     best: tuple[float, Grid] | None = None
+    problems: list[str] = []
     for key in candidates[:3]:
-        ref = sample[key]
-        with _open(ref.href, "analysis grid") as src:
-            if src.crs is None:
-                raise CatalogError(f"{ref.href}: the raster has no CRS", hint="georeference the files first")
-            grid = Grid(src.crs, src.transform, src.width, src.height)
+        for ref in refs[key]:
+            grid = _header_grid(ref)
+            if isinstance(grid, Grid):
+                break
+            problems.append(f"{ref.href}: {grid}")
+        else:
+            continue
         if best is None or grid.res < best[0] - 1e-12:
             best = (grid.res, grid)
-    assert best is not None
+    if best is None:
+        raise CatalogError(f"no reference band file gives the analysis grid: {problems[0]}"
+                           + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                           hint="georeference the files (a CRS) or repair the catalog's hrefs")
     return best[1]
 
 
@@ -120,8 +151,10 @@ def _read_asset(ref: AssetRef, grid: Grid, window: Window, categorical: bool) ->
     or, for categorical layers, the raw integer codes (0 where nothing was read)."""
     tile = grid.window_grid(window)
     resampling = Resampling.nearest if categorical else Resampling.bilinear
-    with _open(ref.href, "reading bands") as src:
+    with rasterio.open(ref.href) as src:
         nodata = ref.nodata if ref.nodata is not None else src.nodata
+        if nodata is None and np.issubdtype(np.dtype(src.dtypes[ref.band_index - 1]), np.integer):
+            nodata = 0  # integer imagery without a declared nodata: DN 0 is its fill (as in ingest)
         same_grid = (
             src.crs == grid.crs
             and src.transform.almost_equals(grid.transform)
@@ -138,11 +171,9 @@ def _read_asset(ref: AssetRef, grid: Grid, window: Window, categorical: bool) ->
                 height=tile.height,
                 resampling=resampling,
                 src_nodata=nodata,
-                nodata=nodata if nodata is not None else 0,
+                nodata=nodata if nodata is not None else np.nan,  # float without nodata: NaN outside
             ) as vrt:
                 data = vrt.read(ref.band_index)
-            if nodata is None:
-                nodata = 0
     if categorical:
         out = data.astype(np.uint16, copy=False)
         if nodata is not None and nodata != 0:
@@ -164,11 +195,29 @@ def load_tile(
     window: Window,
     *,
     threads: int = 4,
+    skipped: list[SkippedAsset] | None = None,
 ) -> dict[str, np.ndarray]:
     """Read ``bands`` of every item for one tile.
 
-    Returns ``{band: array (T, h, w)}``: float32 reflectance with NaN where the
-    item has no data or lacks the band; categorical bands as uint16 codes (0 = none).
+    Parameters
+    ----------
+    items, bands
+        What to read (an item without a band gives no data for it).
+    grid, window
+        The analysis grid and the tile of it to read.
+    threads
+        Files read at once.
+    skipped
+        Where a read that fails (a damaged file) is recorded as a
+        :class:`SkippedAsset` (stage ``"reading"``, one per item and band, however
+        many tiles fail), that item and band being no data in this tile. Without it
+        such a read raises :class:`CatalogError` naming the file.
+
+    Returns
+    -------
+    dict
+        ``{band: array (T, h, w)}``: float32 reflectance with NaN where the item has no
+        data, lacks the band or could not be read; categorical bands as uint16 codes (0 = none).
     """
     h, w = int(window.height), int(window.width)
     out: dict[str, np.ndarray] = {}
@@ -178,10 +227,21 @@ def load_tile(
             np.zeros((len(items), h, w), np.uint16) if cat else np.full((len(items), h, w), np.nan, np.float32)
         )
     jobs = [(t, band) for t, item in enumerate(items) for band in bands if band in item.assets]
+    lock = threading.Lock()
 
     def work(job: tuple[int, str]) -> None:
         t, band = job
-        out[band][t] = _read_asset(items[t].assets[band], grid, window, band in CATEGORICAL)
+        item, ref = items[t], items[t].assets[band]
+        try:
+            out[band][t] = _read_asset(ref, grid, window, band in CATEGORICAL)
+        except (RasterioError, CRSError, OSError) as exc:
+            reason = f"cannot read its pixels ({error_text(exc)}); no data where reading failed"
+            if skipped is None:
+                raise CatalogError(f"{ref.href}: {band} of {item.id} ({item.date}): {reason}",
+                                   hint="re-download or re-export the file, or remove the item") from None
+            with lock:
+                if not any(s.item_id == item.id and s.band == band and s.stage == "reading" for s in skipped):
+                    skipped.append(SkippedAsset(item.id, item.date, band, ref.href, reason, "reading"))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for _ in pool.map(work, jobs):

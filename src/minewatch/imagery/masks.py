@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from minewatch.imagery.catalog import CATEGORICAL
+
 #: Codes of the per-observation screening result.
 CLEAR, NODATA, CLOUD, SHADOW, SNOW = 0, 1, 2, 3, 4
 
@@ -201,6 +203,8 @@ def screen_tile(items, data: dict[str, np.ndarray]) -> np.ndarray:
 
     Combines the provider's hints (SCL, QA_PIXEL, a 0 in an item's ``datamask``) with
     :func:`screen_observations`; a missing green band is replaced by blue in ``data``.
+    An observation missing any reflectance band that was loaded (NaN: no data, a band
+    the item lacks, a file left out or unreadable) is NODATA, never CLEAR.
     Returns the per-observation status codes (T, h, w).
     """
     if "green" not in data:
@@ -213,4 +217,7 @@ def screen_tile(items, data: dict[str, np.ndarray]) -> np.ndarray:
     if "datamask" in data:
         has_mask = np.array(["datamask" in it.assets for it in items])[:, None, None]
         hint[(data["datamask"] == 0) & has_mask] = NODATA
+    for band, values in data.items():
+        if band not in CATEGORICAL:
+            hint[np.isnan(values)] = NODATA
     return screen_observations(data["blue"], data["green"], data["nir"], data["swir16"], hint)

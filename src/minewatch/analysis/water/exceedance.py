@@ -16,6 +16,10 @@ non-detect ``<LOD``    LOD > limit, or LOD not stated             ``inconclusive
 any                    unit cannot be converted to the limit's    ``not-comparable``
 =====================  =========================================  ==============
 
+A result whose parameter has no limit in the chosen standard is not compared at
+all; :func:`parameters_without_limit` lists those parameters so that a report can
+say "not assessed" instead of letting them pass for "no exceedance".
+
 A non-detect is never counted as an exceedance. Standards for drinking water
 apply to the water as drunk (total concentrations); results of every fraction
 (total, dissolved) are compared and the fraction is kept in the output.
@@ -137,3 +141,24 @@ def exceedance_summary(compared: pd.DataFrame) -> pd.DataFrame:
             "exceeded": ", ".join(labels),
         })
     return pd.DataFrame(rows)
+
+
+def parameters_without_limit(samples: pd.DataFrame, standards: pd.DataFrame,
+                             standard: str) -> pd.DataFrame:
+    """Parameters of ``samples`` that ``standard`` sets no limit for: not assessed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter, sorted: ``parameter``, ``n_results``, ``n_stations``
+        and ``units`` (comma-separated, as imported). Empty when every parameter has a limit.
+    """
+    std = select_standard(standards, standard)
+    sub = samples[~samples["parameter"].isin(std.index)]
+    cols = ["parameter", "n_results", "n_stations", "units"]
+    if sub.empty:
+        return pd.DataFrame(columns=cols)
+    out = sub.groupby("parameter", sort=True).agg(
+        n_results=("parameter", "size"), n_stations=("station_id", "nunique"),
+        units=("unit", lambda u: ", ".join(sorted(set(map(str, u))))))
+    return out.reset_index()[cols]

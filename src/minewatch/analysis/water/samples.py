@@ -14,7 +14,9 @@ Three layouts are read, from CSV or Excel:
 A column-mapping file (YAML or JSON, see :class:`SampleMapping`) maps foreign
 headers to canonical names. Every problem found (unknown unit, unreadable value
 or date, missing or out-of-range coordinate, duplicate result) is collected with
-its line and column, and :func:`read_samples` raises one
+its line and column, as is a physically impossible value (a negative
+concentration, a pH outside 0-14, a percentage above 100: see
+:mod:`~minewatch.analysis.water.plausibility`), and :func:`read_samples` raises one
 :class:`~minewatch.errors.ValidationError` listing them: a file is imported
 completely or not at all.
 
@@ -36,8 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from minewatch.analysis.water.plausibility import physical_problem
 from minewatch.analysis.water.units import normalise_unit
-from minewatch.analysis.water.values import ValueParseError, parse_value
+from minewatch.analysis.water.values import ParsedValue, ValueParseError, parse_value
 from minewatch.documents import load_document
 from minewatch.errors import InputError, ValidationError
 
@@ -290,6 +293,16 @@ def _parse_coord(cell: Any, decimal: str) -> float:
     if pv is None or pv.qualifier:
         raise ValueError("missing or unreadable coordinate")
     return pv.value
+
+
+def _parse_result(cell: Any, spec: ParameterSpec, unit: str, decimal: str) -> ParsedValue | None:
+    """One result cell: parsed, and refused (:class:`ValueParseError`) when physically impossible."""
+    pv = parse_value(cell, decimal=decimal)
+    if pv is not None:
+        problem = physical_problem(spec.parameter, unit, pv)
+        if problem is not None:
+            raise ValueParseError(problem)
+    return pv
 
 
 @dataclass
@@ -557,7 +570,7 @@ def _read_transposed(grid, m: SampleMapping, src: Path, errors: _Errors):
         for i, spec, unit in param_rows:
             cell = grid[i][j] if j < len(grid[i]) else None
             try:
-                pv = parse_value(cell, decimal=m.decimal)
+                pv = _parse_result(cell, spec, unit, m.decimal)
             except ValueParseError as exc:
                 errors.add(i + 1, f"{_col_name(j)} ({meta['station_id']})", str(exc))
                 continue
@@ -632,7 +645,7 @@ def _read_tabular(grid, m: SampleMapping, src: Path, errors: _Errors, layout: st
         if layout == "wide":
             for j, spec, unit in param_cols:
                 try:
-                    pv = parse_value(cell(j), decimal=m.decimal)
+                    pv = _parse_result(cell(j), spec, unit, m.decimal)
                 except ValueParseError as exc:
                     errors.add(line, f"{_col_name(j)} ({header[j]!r})", str(exc))
                     continue
@@ -651,7 +664,8 @@ def _read_tabular(grid, m: SampleMapping, src: Path, errors: _Errors, layout: st
             unit = spec.unit
             if unit is None:
                 raw_unit = cell(col["unit"]) if "unit" in col else _split_header(pname)[1]
-                unit = normalise_unit(raw_unit) if raw_unit else None
+                unit = (normalise_unit(raw_unit) if raw_unit and str(raw_unit).strip()
+                        else IMPLIED_UNITS.get(spec.parameter))
                 if unit is None:
                     j = col.get("unit", col["parameter"])
                     errors.add(line, f"{_col_name(j)} ({header[j]!r})",
@@ -662,7 +676,7 @@ def _read_tabular(grid, m: SampleMapping, src: Path, errors: _Errors, layout: st
             spec = ParameterSpec(spec.parameter, unit, frac)
             j = col["value"]
             try:
-                pv = parse_value(cell(j), decimal=m.decimal)
+                pv = _parse_result(cell(j), spec, unit, m.decimal)
             except ValueParseError as exc:
                 errors.add(line, f"{_col_name(j)} ({header[j]!r})", str(exc))
                 continue

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from minewatch.analysis.water.exceedance import compare_with_standard, exceedance_summary
+from minewatch.analysis.water.exceedance import (
+    compare_with_standard,
+    exceedance_summary,
+    parameters_without_limit,
+)
 from minewatch.analysis.water.indices import pollution_indices
 from minewatch.analysis.water.samples import read_samples, sampling_points
 from minewatch.analysis.water.standards import (
@@ -51,7 +55,9 @@ def check_samples(samples: pd.DataFrame, *, standards: pd.DataFrame | None = Non
     Returns
     -------
     dict
-        ``samples, stations, compared, summary, indices`` DataFrames and
+        ``samples, stations, compared, summary, indices`` DataFrames,
+        ``without_limit`` (the parameters the standard sets no limit for: not
+        assessed, see :func:`parameters_without_limit`) and
         ``standard, standards_version, nondetect``.
     """
     table = load_standards() if standards is None else standards
@@ -61,6 +67,7 @@ def check_samples(samples: pd.DataFrame, *, standards: pd.DataFrame | None = Non
         "stations": sampling_points(samples),
         "compared": compared,
         "summary": exceedance_summary(compared),
+        "without_limit": parameters_without_limit(samples, table, standard),
         "indices": pollution_indices(samples, table, standard, nondetect=nondetect),
         "standard": standard,
         "standards_version": table_version() if standards is None else "user table",
@@ -134,6 +141,13 @@ def summary_html(res: dict) -> str:
             f"<td>{val}</td><td>{html.escape(str(r.unit))}</td><td>{lim}</td>"
             f"<td>{r.status}</td></tr>")
     summ = res["summary"]
+    without = res["without_limit"]
+    not_assessed = (
+        "<p><strong>Not assessed</strong> (no limit in "
+        f"{html.escape(res['standard'])}, so neither exceeded nor within it): "
+        + ", ".join(f"{html.escape(r.parameter)} ({r.n_results} results at {r.n_stations} stations)"
+                    for r in without.itertuples()) + ".</p>"
+        if len(without) else "")
     srows = "".join(
         f"<tr class='{'ex' if r.n_exceeds else ''}'><td>{html.escape(str(r.station_id))}</td>"
         f"<td>{html.escape(str(r.station_name))}</td><td>{r.date}</td><td>{r.n_exceeds}</td>"
@@ -148,6 +162,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px}}tr.ex{{background:#fdd}}tr.inc{{ba
 {html.escape(str(res['standards_version']))}. Non-detects (&lt;LOD) never count as exceedances;
 when the LOD is above the limit the result is <em>inconclusive</em>. Indices use LOD x
 { {'half': '1/2', 'zero': '0', 'lod': '1'}[res['nondetect']] } for non-detects.</p>
+{not_assessed}
 <h2>Per station and date</h2><table><tr><th>station</th><th>name</th><th>date</th>
 <th>exceedances</th><th>inconclusive</th><th>exceeded (x limit)</th></tr>{srows}</table>
 <h2>All compared results</h2><table><tr><th>station</th><th>name</th><th>date</th><th>parameter</th>
@@ -178,6 +193,8 @@ def summary_dict(res: dict) -> dict:
         "status_counts": {k: int(v) for k, v in comp["status"].value_counts().items()},
         "stations_with_exceedance": sorted(
             map(str, comp.loc[comp["exceeds"], "station_id"].unique())),
+        "parameters_without_limit": [{k: _jsonable(v) for k, v in r.items()}
+                                     for r in res["without_limit"].to_dict(orient="records")],
         "per_station_date": [{k: _jsonable(v) for k, v in r.items()}
                              for r in res["summary"].to_dict(orient="records")],
     }
