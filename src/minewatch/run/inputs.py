@@ -22,7 +22,8 @@ from minewatch.analysis.hydrology import FlowGrid, flow_grid, read_dem
 from minewatch.analysis.licences import LicencePeriod, Receptor, periods_from_versions, read_licences, \
     read_receptors, receptors_from_records
 from minewatch.errors import DataError, InputError
-from minewatch.imagery.catalog import SceneItem, check_bands, open_catalog
+from minewatch.imagery.assets import inspect_assets
+from minewatch.imagery.catalog import SceneItem, SkippedAsset, check_bands, open_catalog
 from minewatch.imagery.load import Grid, analysis_grid, require_overlap
 from minewatch.run.request import EvidenceOptions, MonitoringRequest, Progress
 
@@ -52,6 +53,7 @@ class ResolvedInputs:
     registry: Any = None  #: the open registry of a site run
     private_key: Any = None  #: the key to sign the manifest with
     notes: list[str] = field(default_factory=list)  #: facts about the inputs the user must know
+    skipped: list[SkippedAsset] = field(default_factory=list)  #: assets left out, and why
 
     @property
     def monitored(self) -> list[SceneItem]:
@@ -165,9 +167,17 @@ def resolve_inputs(req: MonitoringRequest, progress: Progress, root: Path) -> Re
         dem = dem if dem is not None else fetched_dem
     items = open_catalog(catalog)
     where = str(catalog)
-    used, history = split_period(items, req.period.start, req.period.end, where)
+    split_period(items, req.period.start, req.period.end, where)
+    in_period = [it for it in items if it.date <= req.period.end]
+    grid = analysis_grid(in_period)
+    progress("checking the imagery", 0, 1)
+    usable, skipped = inspect_assets(in_period, grid)
+    progress("checking the imagery", 1, 1)
+    if not usable:
+        raise DataError(f"{where}: no scene has a usable band ({len(skipped)} assets left out; the first: "
+                        f"{skipped[0].href}: {skipped[0].reason})" if skipped else f"{where}: no usable scene")
+    used, history = split_period(usable, req.period.start, req.period.end, where)
     check_bands(used, REQUIRED_BANDS, where)
-    grid = analysis_grid(used)
     licence_bounds = geometry_to_grid(shapely.union_all([p.geometry for p in periods]), grid).bounds
     require_overlap(grid, licence_bounds, f"licences ({req.inputs.licences or 'registry'})")
     flow = _route_dem(Path(dem), grid, progress) if dem is not None else None
@@ -179,8 +189,13 @@ def resolve_inputs(req: MonitoringRequest, progress: Progress, root: Path) -> Re
     history_days = (req.period.start - history[0].date).days
     if history_days < MIN_HISTORY_DAYS:
         notes.append(f"only {history_days} days of history before {req.period.start}: seasonal model is weak")
+    if skipped:
+        dates = len({(s.item_id) for s in skipped})
+        notes.append(f"{len(skipped)} band file(s) of {dates} scene(s) could not be used and were left out "
+                     f"(listed with the reason under assessment.skipped_assets); the first: {skipped[0].href}: "
+                     f"{skipped[0].reason}")
     return ResolvedInputs(
         catalog=Path(catalog), dem=Path(dem) if dem is not None else None, items=used, history=history, grid=grid,
         bands=[b for b in REFLECTANCE_BANDS + MASK_BANDS if b in present], periods=periods, receptors=receptors,
         flow=flow, samples=samples, backend=backend, from_registry=req.inputs.registry is not None,
-        registry=registry, private_key=key, notes=notes)
+        registry=registry, private_key=key, notes=notes, skipped=skipped)

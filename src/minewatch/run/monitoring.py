@@ -63,6 +63,11 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
     grid = inputs.grid
     rasters = analyse_tiles(req, inputs, store, progress)
     notes = list(inputs.notes)
+    failed = [s for s in inputs.skipped if s.stage == "reading"]
+    if failed:
+        notes.append(f"{len(failed)} band file(s) failed while their pixels were read and count as no data "
+                     f"there (listed under assessment.skipped_assets); the first: {failed[0].href}: "
+                     f"{failed[0].reason}")
     _check_assessed(rasters, req, grid, notes)
     compliance = check_compliance(rasters.onset, inputs.periods, grid)
     alerts, alert_raster = build_alerts(rasters.onset, rasters.confidence, compliance, inputs.periods, grid)
@@ -72,7 +77,7 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
         request=req, catalog=inputs.catalog, dem=inputs.dem, items=inputs.items, grid=grid, rasters=rasters,
         footprint=surface_footprint(rasters.after), compliance=compliance, alerts=alerts,
         alert_raster=alert_raster, periods=inputs.periods, receptors=inputs.receptors, risk=risk, water=water,
-        history_start=inputs.history[0].date, started=started, notes=notes)
+        history_start=inputs.history[0].date, started=started, notes=notes, skipped=inputs.skipped)
 
 
 def _check_assessed(rasters, req: MonitoringRequest, grid, notes: list[str]) -> None:
@@ -124,7 +129,7 @@ def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> 
             run_id = _record_start(inputs, req, started)
             try:
                 with tempfile.TemporaryDirectory(prefix=".pixels-", dir=root) as scratch:
-                    store = PixelStore(inputs.items, inputs.grid, inputs.bands, scratch)
+                    store = PixelStore(inputs.items, inputs.grid, inputs.bands, scratch, skipped=inputs.skipped)
                     result = _analyse(req, inputs, store, started, progress)
                     result.notes.extend(str(w.message) for w in caught
                                         if issubclass(w.category, MinewatchWarning))

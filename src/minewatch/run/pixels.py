@@ -89,11 +89,12 @@ class PixelStore:
     """Pixels of a run kept for the alert evidence and the river signal (module docstring)."""
 
     def __init__(self, items: Sequence[SceneItem], grid: Grid, bands: Sequence[str], scratch: Path,
-                 *, memory_budget: int = MEMORY_BUDGET) -> None:
+                 *, skipped: list | None = None, memory_budget: int = MEMORY_BUDGET) -> None:
         self.items = list(items)
         self.grid = grid
         self.bands = list(bands)  # every band read (for a re-read)
         self.scratch = Path(scratch)
+        self.skipped = skipped  # where a failed re-read is recorded (SkippedAsset list)
         self.memory_budget = memory_budget
         self.tiles: list[_Kept] = []
         self.rereads = 0  # windows read again for the evidence
@@ -183,7 +184,7 @@ class PixelStore:
         rows, cols = np.nonzero(~covered)
         box = Window(int(window.col_off) + int(cols.min()), int(window.row_off) + int(rows.min()),
                      int(cols.max() - cols.min() + 1), int(rows.max() - rows.min() + 1))
-        data = load_tile(self.items, self.bands, self.grid, box)
+        data = load_tile(self.items, self.bands, self.grid, box, skipped=self.skipped)
         ok = screen_tile(self.items, data) == CLEAR
         self.rereads += 1
         sub = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))

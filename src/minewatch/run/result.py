@@ -23,7 +23,7 @@ from minewatch.analysis.compliance import ComplianceResult
 from minewatch.analysis.hydrology.receptors import RiskResult
 from minewatch.analysis.licences import LicencePeriod, Receptor
 from minewatch.dates import from_day, to_day
-from minewatch.imagery.catalog import SceneItem
+from minewatch.imagery.catalog import SceneItem, SkippedAsset
 from minewatch.imagery.load import Grid
 from minewatch.run.request import MonitoringRequest
 from minewatch.run.tiles import ASSESSED, ASSESSMENT_CODES, RunRasters
@@ -69,6 +69,7 @@ class RunResult:
     history_start: dt.date
     started: dt.datetime
     notes: list[str] = field(default_factory=list)
+    skipped: list[SkippedAsset] = field(default_factory=list)  #: assets left out (header or read), and why
     finished: dt.datetime | None = None
     summary: dict = field(default_factory=dict)  #: what summary.json holds (:func:`build_summary`)
     run_id: str | None = None  #: the registry's id of a site run
@@ -146,6 +147,7 @@ def _assessment(res: RunResult, px_ha: float) -> dict:
              "median_clear_obs_per_pixel": float(np.median(r.clear_per_year[k])),
              "share_of_pixels_with_a_clear_obs": round(float((r.clear_per_year[k] > 0).mean()), 4)}
             for k, y in enumerate(r.years)],
+        "skipped_assets": [s.as_dict() for s in res.skipped],
         "last_clear_obs": {
             "median_days_before_end": float(np.median(age)) if age.size else None,
             "share_of_pixels_within_30_days": round(float((age <= 30).sum() / codes.size), 4),

@@ -84,7 +84,7 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
     tiles = list(grid.tiles(req.detection.tile_size))
     for i, window in enumerate(tiles):
         progress("analysing tiles", i, len(tiles))
-        data = load_tile(items, inputs.bands, grid, window)
+        data = load_tile(items, inputs.bands, grid, window, skipped=inputs.skipped)
         status = screen_tile(items, data)
         clear = status == CLEAR
         valid = status != NODATA
