@@ -24,14 +24,14 @@ def test_missing_fetched_inputs_are_refetched_and_verify(tmp_path, monkeypatch):
     from minewatch.run import MonitoringRequest, Period, RunInputs, run_monitoring
 
     monkeypatch.setenv("MINEWATCH_CACHE_DIR", str(tmp_path / "cache"))
-    scene = generate_scene(tmp_path / "scene", seed=3, start="2019-01-01", end="2020-12-31",
+    scene = generate_scene(tmp_path / "scene", seed=3, start="2018-01-01", end="2020-12-31",
                            cadence_days=30, size_px=60)
     archive_from_catalog(scene.catalog, tmp_path / "archive")
     cat = pystac.Catalog.from_file(str(scene.catalog))
     boxes = [it.bbox for it in cat.get_items(recursive=True)]
     bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
     with LocalStacServer(tmp_path / "archive") as srv:
-        report = fetch(bbox, "2019-01-01", "2020-12-31", tmp_path / "case" / "fetched", stac_url=srv.url,
+        report = fetch(bbox, "2018-01-01", "2020-12-31", tmp_path / "case" / "fetched", stac_url=srv.url,
                        cache=Cache(tmp_path / "cache"), policy=RetryPolicy(attempts=3, backoff=0.05, timeout=10))
         assert not report.failed
         shutil.copy(scene.licences, tmp_path / "case" / "licences.geojson")

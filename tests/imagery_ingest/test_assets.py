@@ -251,22 +251,26 @@ def test_integer_band_without_declared_nodata_reads_dn0_as_no_data(catalog, tmp_
 # -- through the CLI -------------------------------------------------------------------------
 
 
-def test_analyze_with_a_truncated_cog_fails_in_one_line_naming_the_file(tmp_path, capsys):
-    """analyze (until the application layer lists skipped assets) stops with one line, exit 2."""
+def test_analyze_skips_a_truncated_cog_and_lists_it(tmp_path, capsys):
+    """One damaged date among many: analyze leaves it out and says so (summary, notes, terminal)."""
+    import json
+
     from minewatch.demo.scene import generate_scene
 
-    scene = generate_scene(tmp_path / "scene", seed=3, size_px=120, cadence_days=60)
+    scene = generate_scene(tmp_path / "scene", seed=3, size_px=120, cadence_days=30, start="2018-01-01")
     reds = sorted(scene.catalog.parent.rglob("B04.tif"))
     bad = reds[len(reds) // 2]
     truncate(bad, keep=0.5)
     out = tmp_path / "out"
     rc = main(["analyze", str(scene.catalog), "--licences", str(scene.licences), "--start", scene.monitor_start,
                "--end", scene.monitor_end, "--out", str(out)])
-    err = capsys.readouterr().err
-    assert rc == 2 and "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert lines[-1].startswith("error:") and str(bad) in lines[-1] and "cannot read its pixels" in err, err
-    assert not out.exists()
+    captured = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    skipped = summary["assessment"]["skipped_assets"]
+    assert [s["href"] for s in skipped] == [str(bad)] and skipped[0]["band"] == "red" and skipped[0]["reason"]
+    assert any(str(bad) in n for n in summary["notes"])
+    assert "note:" in captured.out and "left out" in " ".join(captured.out.split())
 
 
 def test_ingest_skips_a_truncated_geotiff_and_says_why(tmp_path, capsys):

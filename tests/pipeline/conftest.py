@@ -31,4 +31,5 @@ def small_scene(tmp_path_factory) -> Path:
     """A reduced demo scene (120 x 120 px, 30-day cadence) for the error paths."""
     from minewatch.demo.scene import generate_scene
 
-    return generate_scene(tmp_path_factory.mktemp("small") / "scene", seed=3, size_px=120, cadence_days=30)
+    return generate_scene(tmp_path_factory.mktemp("small") / "scene", seed=3, size_px=120, cadence_days=30,
+                          start="2018-01-01")

@@ -58,7 +58,7 @@ def _manifest_digest(out: Path) -> str | None:
 
 
 def _complete(out: Path) -> bool:
-    rc = subprocess.run([sys.executable, "-m", "minewatch.cli.main", "verify", str(out), "--no-rerun"],
+    rc = subprocess.run([sys.executable, "-m", "minewatch", "verify", str(out), "--no-rerun"],
                         capture_output=True, text=True).returncode
     return rc == 0
 
@@ -66,7 +66,7 @@ def _complete(out: Path) -> bool:
 @pytest.mark.slow
 def test_killed_runs_leave_old_or_new_complete_run(small_scene, tmp_path):
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "minewatch.cli.main", *_args(small_scene, out)]
+    cmd = [sys.executable, "-m", "minewatch", *_args(small_scene, out)]
     t0 = time.monotonic()
     subprocess.run(cmd, check=True, capture_output=True)
     duration = time.monotonic() - t0

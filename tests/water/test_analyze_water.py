@@ -21,7 +21,8 @@ DOWN,Village intake,2021-03-02,49.946,82.641,Pb,4,ug/L
 def scene(tmp_path_factory):
     from minewatch.demo.scene import generate_scene
 
-    return generate_scene(tmp_path_factory.mktemp("water") / "scene", seed=3, size_px=120, cadence_days=30)
+    return generate_scene(tmp_path_factory.mktemp("water") / "scene", seed=3, size_px=120, cadence_days=30,
+                          start="2018-01-01")
 
 
 def _args(scene, out, *extra):

@@ -14,7 +14,6 @@ here). Three kinds of failure, three exit codes (docs/batch-contract.md):
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import typer
@@ -101,7 +100,3 @@ def main(argv: list[str] | None = None) -> int:
         print_error(code)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
