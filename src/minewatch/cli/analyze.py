@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
+from minewatch.cli import output
 from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
 from minewatch.dates import parse_date
@@ -16,11 +18,10 @@ from minewatch.imagery.aoi import parse_bbox
 
 def print_summary(summary: dict, out: Path, console: Console) -> None:
     d = summary["disturbance"]
-    console.print(
-        f"[bold]new mining disturbance:[/] {d['total_area_ha']:.2f} ha "
-        f"([bold]{d['outside_licence_area_ha']:.2f} ha outside any valid licence[/]), "
-        f"first onset {d['first_date'] or '—'}, {len(summary['alerts'])} alert(s)"
-    )
+    console.print(Text.assemble(
+        ("new mining disturbance:", "bold"), f" {d['total_area_ha']:.2f} ha (",
+        (f"{d['outside_licence_area_ha']:.2f} ha outside any valid licence", "bold"),
+        f"), first onset {d['first_date'] or '—'}, {len(summary['alerts'])} alert(s)"))
     for r in summary["receptors_at_risk"]:
         ids = r["alert_ids"]
         shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
@@ -37,10 +38,9 @@ def print_summary(summary: dict, out: Path, console: Console) -> None:
         console.print(f"  field samples: {ws['n_results']} results against {ws['standard']}; exceedances at "
                       f"{', '.join(ws['stations_with_exceedance']) or 'no station'}")
     a = summary["assessment"]
-    console.print(f"  assessed: {a['assessed_ha']:.2f} ha ({100 * a['assessed_share']:.1f} % of the scene)",
-                  markup=False, highlight=False)
+    console.print(f"  assessed: {a['assessed_ha']:.2f} ha ({100 * a['assessed_share']:.1f} % of the scene)")
     for note in summary["notes"]:
-        console.print(f"note: {note}", markup=False, highlight=False, style="yellow")
+        console.print(f"note: {note}", style="yellow")
     console.print(f"outputs in {out}: disturbance_date.tif, summary.json, report.html"
                   + (", report.pdf" if (out / "report.pdf").exists() else "")
                   + "; evidence in evidence/ (check with `minewatch verify`)")
@@ -109,9 +109,9 @@ def analyze(
         water=WaterOptions(samples=samples, samples_mapping=samples_mapping, standard=standard),
         evidence=EvidenceOptions(lang=lang, sign_key=sign, pdf=pdf),
     )
-    console = Console(stderr=True)
+    console = output.console(stderr=True)
     with rich_progress(console) as progress:
         result = run_monitoring(req, progress)
     if result.run_id is not None:
         console.print(f"recorded run {result.run_id} and {len(result.alerts)} alert(s) in {registry}")
-    print_summary(result.summary, out, Console())
+    print_summary(result.summary, out, output.console())

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from minewatch.cli import output
 from minewatch.cli.analyze import print_summary
 from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
@@ -32,7 +32,7 @@ def demo(
 
     evidence = EvidenceOptions(pdf=pdf, lang=lang)
     evidence_tools(evidence)  # a missing Chromium fails before the scene is made
-    console = Console(stderr=True)
+    console = output.console(stderr=True)
     # Compile the Numba kernels on the other core while this one writes the scene.
     warmup = subprocess.Popen([sys.executable, "-m", "minewatch.warmup"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -51,7 +51,7 @@ def demo(
     )
     with rich_progress(console) as progress:
         result = run_monitoring(req, progress)
-    stdout = Console()
+    stdout = output.console()
     print_summary(result.summary, req.out, stdout)
     scores = evaluate_against_truth(req.out, scene.truth_dir)
     (req.out / "accuracy.json").write_text(json.dumps(scores, indent=2))

@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from minewatch.cli import output
 from minewatch.cli.main import app
 from minewatch.errors import InputError
 from minewatch.imagery.aoi import parse_bbox
@@ -34,7 +36,7 @@ def render_fetch_report(report: FetchReport, console: Console) -> None:
     if report.dem:
         console.print(f"DEM: {Path(report.catalog).parent / report.dem}", highlight=False)
     for s in report.skipped:
-        console.print(f"[yellow]skipped[/] {s['item']}: {s['reason']}", highlight=False)
+        console.print(Text.assemble(("skipped", "yellow"), f" {s['item']}: {s['reason']}"))
     if report.failed:
         fail = Table(title=f"{len(report.failed)} items FAILED (left out; re-run to resume)")
         fail.add_column("item")
@@ -77,7 +79,7 @@ def fetch(
         area = site_bbox(open_registry(registry), site)
     else:
         area = parse_bbox(bbox or "")
-    console = Console()
+    console = output.console()
     policy = RetryPolicy(attempts=max(1, retries), timeout=timeout)
     with Progress(TextColumn("fetch {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -102,7 +104,7 @@ app.add_typer(cache_app, name="cache")
 def cache_info() -> None:
     """Show where the cache is and how much it holds."""
     info = Cache.default().info()
-    console = Console()
+    console = output.console()
     console.print(f"cache: {info['root']}", highlight=False)
     for kind in ("windows", "searches"):
         console.print(f"  {kind}: {info[kind]['count']} files, "
@@ -119,4 +121,4 @@ def cache_clear(
     if not yes and not typer.confirm(f"delete everything under {cache.root}?"):
         raise typer.Exit(1)
     freed = cache.clear()
-    Console().print(f"cleared {cache.root} ({freed / 1e6:.1f} MB freed)", highlight=False)
+    output.console().print(f"cleared {cache.root} ({freed / 1e6:.1f} MB freed)", highlight=False)

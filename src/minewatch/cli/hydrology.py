@@ -6,20 +6,20 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from minewatch.atomic import write_text
+from minewatch.cli import output
 from minewatch.cli.main import app
 from minewatch.errors import InputError
 
-console = Console()
+console = output.console()
 
 
 def _steps(total: int) -> tuple[Progress, object]:
     prog = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True)
+                    console=output.console(stderr=True), transient=True)
     task = prog.add_task("starting", total=total)
     return prog, task
 

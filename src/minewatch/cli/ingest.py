@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from minewatch.cli import output
 from minewatch.cli.main import app
 from minewatch.cli.output import print_warning
 
@@ -75,7 +76,7 @@ def ingest(
     """Turn a folder of per-date GeoTIFFs into a STAC catalog that `analyze` reads."""
     from minewatch.imagery.ingest import ingest_folder
 
-    console = Console()
+    console = output.console()
     with Progress(TextColumn("ingest {task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("scanning", total=None)

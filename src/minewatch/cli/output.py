@@ -12,8 +12,14 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+def console(*, stderr: bool = False, **kw) -> Console:
+    """A console that prints text literally: no rich markup, no highlighting (styles via ``style=``
+    or :class:`rich.text.Text`). Every command prints through one of these."""
+    return Console(stderr=stderr, markup=False, highlight=False, **kw)
+
+
 #: The console of errors and warnings (stderr), shared by every command.
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = console(stderr=True, soft_wrap=True)
 
 
 def _line(label: str, style: str, message: str) -> Text:

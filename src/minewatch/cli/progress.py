@@ -9,13 +9,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from minewatch.cli import output
+
 
 @contextlib.contextmanager
 def rich_progress(console: Console | None = None) -> Iterator:
     """Yield a callback that drives one rich progress bar per step name (shown literally)."""
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console or Console(stderr=True), transient=False,
+        console=console or output.console(stderr=True), transient=False,
     ) as bar:
         tasks: dict[str, int] = {}
 

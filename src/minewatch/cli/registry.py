@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from minewatch.cli import output
 from minewatch.cli.main import app
 from minewatch.jsonable import jsonable
 from minewatch.errors import InputError
@@ -22,8 +22,8 @@ registry_app = typer.Typer(
 )
 app.add_typer(registry_app, name="registry")
 
-console = Console()
-err = Console(stderr=True)
+console = output.console()
+err = output.console(stderr=True)
 
 REGISTRY_OPT = typer.Option(
     ..., "--registry", "-r", envvar="MINEWATCH_REGISTRY",

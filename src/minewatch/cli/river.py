@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from minewatch.cli import output
 from minewatch.cli.main import app
 
 
@@ -59,7 +59,7 @@ def river_signal_cmd(
     res = analyse_river_signal(pts, reach, value, bin_km=bin_km, max_offset_m=max_offset_m,
                                threshold=threshold)
     write_river_outputs(res, out, value_label=value)
-    console = Console()
+    console = output.console()
     t = Table(title=f"{value} along the river (threshold {res['threshold']:.3g})")
     for c in ("date", "km observed", "trend downstream", "rho", "p", "front km", "peak km",
               "peak"):

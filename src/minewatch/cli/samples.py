@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from minewatch.cli import output
 from minewatch.cli.main import app
 from minewatch.cli.output import print_warning
 
@@ -68,7 +68,7 @@ def import_cmd(
     if receptors is not None or river is not None:
         res = link_stations(res, receptors=receptors, river=river, source=source)
     write_sample_outputs(res, out)
-    console = Console()
+    console = output.console()
     summ = res["summary"]
     table = Table(title=f"Exceedances of {escape(standard)} per station and date")
     for c in ("station", "date", "exceeds", "inconclusive", "exceeded (x limit)"):
@@ -107,7 +107,7 @@ def standards_cmd(
     from minewatch.errors import ValidationError
 
     table = load_standards(standards)
-    console = Console()
+    console = output.console()
     if standards is None:
         problems = verify_fingerprints(table)
         if problems:

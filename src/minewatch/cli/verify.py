@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
+from minewatch.cli import output
 from minewatch.cli.main import app
 from minewatch.cli.progress import rich_progress
 from minewatch.errors import InputError, VerificationError
 
-STYLE = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]"}
+STYLE = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red")}
 
 
 @app.command()
@@ -41,15 +42,15 @@ def verify(
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a folder", hint="pass the --out folder of `minewatch analyze`")
     keys = [load_public_key(k) for k in (trusted_key or [])]
-    err = Console(stderr=True)
+    err = output.console(stderr=True)
     with rich_progress(err) as progress:
         report = verify_run(run_dir, inputs_root=inputs_root, rerun=not no_rerun, backend=backend,
                             trusted_keys=keys, require_signature=require_signature, keep_rerun=keep_rerun,
                             refetch=not no_refetch, progress=progress)
-    out = Console(highlight=False, soft_wrap=True)
+    out = output.console(soft_wrap=True)
     for f in report.findings:
         if f.level != "ok" or verbose:
-            out.print(f"{STYLE[f.level]} {f.subject}: {f.message}", markup=True)
+            out.print(Text.assemble(STYLE[f.level], f" {f.subject}: {f.message}"))
     if json_out:
         json_out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
     signer = (f"signed by key {report.signer['key_id']} (public key {report.signer['public_key']})"
@@ -61,5 +62,5 @@ def verify(
         raise VerificationError(
             f"verification FAILED for {run_dir}: {len(report.failures)} problem(s); first: {first.subject}: "
             f"{first.message}")
-    out.print(f"[bold green]verified[/] {run_dir}: {report.checked_outputs} outputs and {report.checked_inputs} "
-              f"inputs match their SHA-256; {rerun}; {signer}")
+    out.print(Text.assemble(("verified", "bold green"), f" {run_dir}: {report.checked_outputs} outputs and "
+                            f"{report.checked_inputs} inputs match their SHA-256; {rerun}; {signer}"))
