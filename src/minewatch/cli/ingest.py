@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 def render_report(report: IngestReport, console: Console) -> None:
     """Print an ingest report as rich tables (file names and reasons shown literally)."""
     sc = report.scale
-    console.print(
-        f"[bold]{len(report.items)}[/] dates -> {escape(report.catalog)}\n"
-        f"scale: reflectance = DN * {sc['scale']:.6g} + {sc['offset']:g} "
-        f"({escape(sc['description'])}; {escape(sc['how'])})", highlight=False)
+    console.print(Text.assemble(
+        (str(len(report.items)), "bold"), f" dates -> {report.catalog}\n"
+        f"scale: reflectance = DN * {sc['scale']:.6g} + {sc['offset']:g} ({sc['description']}; {sc['how']})"))
     for w in report.warnings:
         print_warning(w, console)
     flagged = [it for it in report.items if it["warnings"]]
@@ -35,7 +34,7 @@ def render_report(report: IngestReport, console: Console) -> None:
         table.add_column("bands")
         table.add_column("remarks")
         for it in flagged:
-            table.add_row(escape(it["id"]), ",".join(it["bands"]), escape("; ".join(it["warnings"])))
+            table.add_row(it["id"], ",".join(it["bands"]), "; ".join(it["warnings"]))
         console.print(table)
     if report.skipped:
         # One row per (file name, reason): 78 dates of SCL_rgbviz.tif make one row.
@@ -48,9 +47,9 @@ def render_report(report: IngestReport, console: Console) -> None:
         table.add_column("why")
         for (_, reason), paths in groups.items():
             label = paths[0] if len(paths) == 1 else f"{paths[0]} ..."
-            table.add_row(escape(label), str(len(paths)), escape(reason))
+            table.add_row(label, str(len(paths)), reason)
         console.print(table)
-    console.print(f"report: {escape(str(Path(report.catalog).parent / 'ingest_report.json'))}",
+    console.print(f"report: {str(Path(report.catalog).parent / 'ingest_report.json')}",
                   highlight=False)
 
 
@@ -82,7 +81,7 @@ def ingest(
         task = bar.add_task("scanning", total=None)
 
         def _progress(item_id: str, done: int, total: int) -> None:
-            bar.update(task, description=escape(item_id), completed=done, total=total)
+            bar.update(task, description=item_id, completed=done, total=total)
 
         report = ingest_folder(folder, out, scale=scale, band_order=band_order,
                                collection_id=collection, copy=copy, overwrite=overwrite,

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from minewatch.cli import output
@@ -70,13 +69,13 @@ def import_cmd(
     write_sample_outputs(res, out)
     console = output.console()
     summ = res["summary"]
-    table = Table(title=f"Exceedances of {escape(standard)} per station and date")
+    table = Table(title=f"Exceedances of {standard} per station and date")
     for c in ("station", "date", "exceeds", "inconclusive", "exceeded (x limit)"):
         table.add_column(c)
     for r in summ.itertuples():
         style = "red" if r.n_exceeds else None
-        table.add_row(escape(str(r.station_id)), str(r.date), str(r.n_exceeds),
-                      str(r.n_inconclusive), escape(r.exceeded), style=style)
+        table.add_row(str(r.station_id), str(r.date), str(r.n_exceeds),
+                      str(r.n_inconclusive), r.exceeded, style=style)
     console.print(table)
     without = res["without_limit"]
     if len(without):
@@ -89,7 +88,7 @@ def import_cmd(
     n_ex = int((summ["n_exceeds"] > 0).sum())
     console.print(f"{len(res['samples'])} results in {n_samples} samples from "
                   f"{len(res['stations'])} stations; {n_ex} samples exceed at least one limit. "
-                  f"Written to {escape(str(out))}", highlight=False)
+                  f"Written to {str(out)}", highlight=False)
 
 
 @samples_app.command("standards")
@@ -122,5 +121,5 @@ def standards_cmd(
         t.add_column(c)
     for r in table.itertuples():
         lim = f"{r.lower_limit:g}-{r.limit:g}" if r.lower_limit == r.lower_limit else f"{r.limit:g}"
-        t.add_row(*(escape(str(v)) for v in (r.standard, r.parameter, lim, r.unit, r.table, r.note)))
+        t.add_row(*(str(v) for v in (r.standard, r.parameter, lim, r.unit, r.table, r.note)))
     console.print(t)

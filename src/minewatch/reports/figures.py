@@ -216,7 +216,7 @@ ASSESSMENT_COLOURS = ("#d9f0d3", "#000000", "#fdb863", "#b2abd2")
 
 def assessment_map(grid, codes: np.ndarray, labels: dict[int, str], _=_identity) -> bytes:
     """Where the change model could assess the scene, and why not elsewhere (categorical map)."""
-    fig, ax = plt.subplots(figsize=(6.5, 6.5))
+    fig, ax = plt.subplots(figsize=(5, 5))
     cmap = ListedColormap(ASSESSMENT_COLOURS)
     ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(ASSESSMENT_COLOURS) - 0.5, extent=_extent(grid),
               interpolation="nearest")

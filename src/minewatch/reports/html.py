@@ -56,7 +56,8 @@ def report_figures(result, summary: dict, t: Translator) -> dict[str, str]:
         "before_after": b64(figures.before_after(grid, r.before, r.after, result.periods, labels, _=t)),
         "area": b64(figures.area_chart(summary["disturbance"]["timeline"], _=t)),
         "quality": b64(figures.clear_chart(dates, r.clear_share, start, _=t)),
-        "assessment": b64(figures.assessment_map(grid, r.assessment, ASSESSMENT_LABELS, _=t)),
+        "assessment": b64(figures.assessment_map(grid, r.assessment, ASSESSMENT_LABELS, _=t))
+        if summary["assessment"]["assessed_share"] < 1 else None,
         "water_chart": b64(result.water.chart_png) if result.water.chart_png else None,
         "labels": labels,
     }

@@ -11,7 +11,7 @@ long part of the run starts.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,9 @@ def resolve_inputs(req: MonitoringRequest, progress: Progress, root: Path) -> Re
     items = open_catalog(catalog)
     where = str(catalog)
     split_period(items, req.period.start, req.period.end, where)
-    in_period = [it for it in items if it.date <= req.period.end]
+    read = REFLECTANCE_BANDS + MASK_BANDS  # the bands a run reads; other assets are not its inputs
+    in_period = [replace(it, assets={b: ref for b, ref in it.assets.items() if b in read})
+                 for it in items if it.date <= req.period.end]
     grid = analysis_grid(in_period)
     progress("checking the imagery", 0, 1)
     usable, skipped = inspect_assets(in_period, grid)
