@@ -28,12 +28,10 @@ from minewatch.analysis.licences import snap_distances
 from minewatch.errors import DataError, MinewatchError, MinewatchWarning
 from minewatch.run.folder import RunFolder
 from minewatch.run.inputs import ResolvedInputs, resolve_inputs
-from minewatch.run.outputs import write_outputs
 from minewatch.run.pixels import PixelStore
 from minewatch.run.request import MonitoringRequest, Progress, no_progress
 from minewatch.run.result import RunResult, build_summary
 from minewatch.run.tiles import ASSESSED, ASSESSMENT_CODES, analyse_tiles
-from minewatch.run.water import water_section
 
 
 def _now() -> dt.datetime:
@@ -72,6 +70,8 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
     compliance = check_compliance(rasters.onset, inputs.periods, grid)
     alerts, alert_raster = build_alerts(rasters.onset, rasters.confidence, compliance, inputs.periods, grid)
     risk = _trace(req, inputs, alerts, notes, progress)
+    from minewatch.run.water import water_section  # pandas and the charts load after the tile loop's peak
+
     water = water_section(req, inputs, store, alerts, progress)
     return RunResult(
         request=req, catalog=inputs.catalog, dem=inputs.dem, items=inputs.items, grid=grid, rasters=rasters,
@@ -135,6 +135,8 @@ def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> 
                                         if issubclass(w.category, MinewatchWarning))
                     result.finished = _now()
                     result.summary = build_summary(result, shown=folder.shown)
+                    from minewatch.run.outputs import write_outputs  # matplotlib loads after the peak
+
                     write_outputs(result, result.summary, inputs, store, root, folder.final, progress)
                 folder.publish()
             except MinewatchError as exc:

@@ -78,11 +78,12 @@ def _evidence_mask(disturbed: np.ndarray, min_area_px: int) -> np.ndarray:
 def _water_mask(data: dict[str, np.ndarray], clear: np.ndarray, monitored: np.ndarray) -> np.ndarray:
     """Pixels that are water (NDWI > 0, as the river signal tests it) on a clear monitored scene."""
     green = data.get("green", data["blue"])
-    g = green[monitored].astype(float)
-    n = data["nir"][monitored].astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndwi = (g - n) / (g + n)
-    return ((ndwi > 0.0) & clear[monitored]).any(axis=0)
+    water = np.zeros(clear.shape[1:], bool)
+    for t in np.flatnonzero(monitored):  # one date at a time: no (T, h, w) float64 temporaries
+        g, n = green[t].astype(float), data["nir"][t].astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            water |= ((g - n) / (g + n) > 0.0) & clear[t]
+    return water
 
 
 class PixelStore:

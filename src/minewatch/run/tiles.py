@@ -19,7 +19,7 @@ from minewatch.analysis.indices import change_stack
 from minewatch.dates import to_day
 from minewatch.imagery.load import Grid, load_tile
 from minewatch.imagery.masks import CLEAR, NODATA, screen_tile
-from minewatch.run.inputs import ResolvedInputs
+from minewatch.run.inputs import MASK_BANDS, ResolvedInputs
 from minewatch.run.pixels import PixelStore
 from minewatch.run.request import MonitoringRequest, Progress
 
@@ -86,6 +86,8 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
         progress("analysing tiles", i, len(tiles))
         data = load_tile(items, inputs.bands, grid, window, skipped=inputs.skipped)
         status = screen_tile(items, data)
+        for band in MASK_BANDS:  # the provider's masks were only hints for the screening
+            data.pop(band, None)
         clear = status == CLEAR
         valid = status != NODATA
         clear_count += clear.reshape(len(items), -1).sum(axis=1)
@@ -97,7 +99,8 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
         rows = slice(int(window.row_off), int(window.row_off + window.height))
         cols = slice(int(window.col_off), int(window.col_off + window.width))
         assessment[rows, cols] = assess(clear, valid, history, params.change.min_history_obs)
-        last_clear[rows, cols] = np.where(clear, days[:, None, None], 0).max(axis=0)
+        last = len(items) - 1 - clear[::-1].argmax(axis=0)  # index of each pixel's last clear scene
+        last_clear[rows, cols] = np.where(clear.any(axis=0), days[last], 0)
         for k, year in enumerate(years):
             clear_per_year[k, rows, cols] = clear[item_years == year].sum(axis=0)
         onset[rows, cols] = tile.onset

@@ -9,6 +9,9 @@ one.
 
 from __future__ import annotations
 
+import glob
+import sys
+
 import numpy as np
 
 from minewatch.analysis.change.design import check_days
@@ -22,7 +25,13 @@ BACKENDS = ("auto", "cpu", "gpu", "torch")
 
 
 def torch_cuda_available() -> bool:
-    """True when PyTorch imports and sees a CUDA device."""
+    """True when PyTorch imports and sees a CUDA device.
+
+    On Linux a machine without ``/dev/nvidia*`` device files has no CUDA device: PyTorch (about
+    200 MB of memory) is then not imported at all.
+    """
+    if sys.platform.startswith("linux") and not glob.glob("/dev/nvidia[0-9]*"):
+        return False
     try:
         import torch
     except Exception:  # noqa: BLE001 - any import failure means "no GPU backend"
