@@ -132,7 +132,8 @@ def check_aoi(geom, where: str) -> shapely.Geometry:
     if not isinstance(geom, shapely.Geometry):
         try:
             geom = shape(geom)
-        except Exception as exc:  # shapely raises several types for bad GeoJSON
+        except (shapely.errors.ShapelyError, ValueError, TypeError, KeyError,
+                AttributeError) as exc:  # what shapely raises for bad GeoJSON
             raise InputError(f"{where}: the AOI is not a GeoJSON geometry ({exc})") from None
     if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InputError(f"{where}: the AOI must be a polygon, not {geom.geom_type}")

@@ -88,7 +88,7 @@ def post(client: httpx.Client, url: str, secret: str, doc: dict, policy: RetryPo
     """POST ``doc`` to ``url`` until it is accepted, refused, or ``policy.attempts`` tries
     failed."""
     body = body_bytes(doc)
-    sent_at = dt.datetime.fromisoformat(doc["sent_at"].replace("Z", "+00:00"))
+    sent_at = dt.datetime.fromisoformat(doc["sent_at"])
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"minewatch/{__version__}",

@@ -175,7 +175,7 @@ class Notifications:
         if states:
             bad = set(states) - set(DELIVERY_STATES)
             if bad:
-                raise InputError(f"delivery state {sorted(bad)[0]!r} is not one of "
+                raise InputError(f"delivery state {min(bad)!r} is not one of "
                                  f"{', '.join(DELIVERY_STATES)}")
             where.append(td.c.state.in_(list(states)))
         if subscription_id:
