@@ -4,8 +4,11 @@ backoff, dead letters, refusals."""
 from __future__ import annotations
 
 import datetime as dt
+import time
+from pathlib import Path
 
 import httpx
+import pytest
 from notify_helpers import FAST, SECRET, Sleeps, event, fails_first, settings_for
 
 from minewatch.notify import RetryPolicy, notify
@@ -138,3 +141,24 @@ def test_retry_after_is_honoured_up_to_the_cap(receiver):
 def test_backoff_schedule():
     p = RetryPolicy(attempts=6, base_s=2, cap_s=10)
     assert p.delays() == [2, 4, 8, 10, 10]
+
+
+def test_the_receivers_snippet_in_the_docs_verifies_a_real_delivery(registry, receiver):
+    """docs/notifications.md's verification code, run on what a receiver got."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    snippet = doc.split("### Verifying a request (receivers)")[1].split("```python")[1] \
+        .split("```")[0]
+    ns: dict = {}
+    exec(snippet, ns)  # noqa: S102 - our own documentation
+    rx = receiver()
+    _hook(registry, rx.url)
+    notify(registry, [event()], settings_for())
+    [hit] = rx.hits
+    assert ns["verify"](SECRET, hit.raw, hit.headers)["event_id"] == event().event_id
+    with pytest.raises(ValueError, match="bad signature"):
+        ns["verify"]("another-secret-0123456789", hit.raw, hit.headers)
+    with pytest.raises(ValueError, match="bad signature"):
+        ns["verify"](SECRET, hit.raw.replace(b'"level":1', b'"level":3'), hit.headers)
+    with pytest.raises(ValueError, match="too old"):
+        ns["verify"](SECRET, hit.raw, {**hit.headers,
+                                       "X-Minewatch-Timestamp": str(int(time.time()) - 3600)})
