@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import httpx
 import shapely
@@ -75,7 +75,7 @@ class NotifyReport:
         return jsonable({"enqueued": self.enqueued, "delivered": self.delivered,
                          "dead": self.dead, "waiting": self.waiting,
                          "emails_sent": self.emails_sent, "notes": list(self.notes),
-                         "outcomes": [o.__dict__ for o in self.outcomes]})
+                         "outcomes": [asdict(o) for o in self.outcomes]})
 
 
 def _outcome(d: Delivery, state: str, tries: int, error: str | None) -> Outcome:

@@ -64,12 +64,13 @@ def digest(events: Sequence[AlertEvent], *, sender: str, to: str, subscription_i
            now: dt.datetime | None = None, test: bool = False) -> EmailMessage:
     """One digest of ``events`` for one subscription."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    domain = sender.rpartition("@")[2]  # not socket.getfqdn(): it can wait on DNS
     msg = EmailMessage()
     msg["Subject"] = ("[test] " if test else "") + _subject(events)
     msg["From"] = sender
     msg["To"] = to
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid("minewatch")
+    msg["Message-ID"] = make_msgid("minewatch", domain=domain)
     msg["X-Minewatch-Subscription"] = subscription_id
     msg[EVENTS_HEADER] = " ".join(e.event_id for e in events)
 
@@ -94,7 +95,7 @@ def digest(events: Sequence[AlertEvent], *, sender: str, to: str, subscription_i
         for label, path in (("before", e.before_chip), ("after", e.after_chip)):
             if path is None or not path.is_file():
                 continue
-            cid = make_msgid("chip")
+            cid = make_msgid("chip", domain=domain)
             images.append((cid, path.read_bytes()))
             chips.append(f"<figure style='display:inline-block;margin:4px'>"
                          f"<img src='cid:{cid[1:-1]}' alt='{label}' width='240'>"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,10 @@ class AlertEvent:
         aid = self.alert_id
         if not isinstance(aid, str) or not aid.strip():
             raise InputError("alert event: alert_id is missing")
-        if isinstance(self.level, bool) or self.level not in LEVELS:
+        if isinstance(self.level, numbers.Integral) and not isinstance(self.level, bool):
+            object.__setattr__(self, "level", int(self.level))  # numpy integers too
+        if not isinstance(self.level, int) or isinstance(self.level, bool) \
+                or self.level not in LEVELS:
             raise InputError(f"alert event {aid}: level {self.level!r} is not 1, 2 or 3 "
                              "(possible, probable, confirmed)")
         area = float(self.area_ha)
@@ -153,5 +157,5 @@ def chip_paths(run_dir: str | Path, run_alert_id: str) -> tuple[Path | None, Pat
     """The before/after true-colour chips of an alert in a run folder (``None`` when the run
     made none: only the first alerts get images, docs/evidence.md)."""
     folder = Path(run_dir) / "evidence" / "alerts" / run_alert_id
-    return tuple(p if p.is_file() else None  # type: ignore[return-value]
-                 for p in (folder / "before_truecolor.png", folder / "after_truecolor.png"))
+    before, after = folder / "before_truecolor.png", folder / "after_truecolor.png"
+    return (before if before.is_file() else None), (after if after.is_file() else None)
