@@ -18,7 +18,8 @@ from cryptography.x509.oid import NameOID
 from matplotlib import pyplot as plt
 from notify_helpers import FAST, Sleeps, event, settings_for
 
-from minewatch.notify import notify
+from minewatch.errors import InputError
+from minewatch.notify import RetryPolicy, SmtpSettings, notify
 from minewatch.notify.email import EVENTS_HEADER
 from minewatch.run.notifications import add_subscription, deliveries
 
@@ -188,3 +189,25 @@ def test_starttls_with_an_untrusted_certificate_is_not_sent(registry, smtp, tmp_
     [o] = rep.outcomes
     assert o.state == "dead" and "certificate does not verify" in o.error and o.tries == 1
     assert box.messages == []
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"host": ""}, "SMTP host is empty"),
+    ({"sender": "nobody"}, "SMTP sender 'nobody' is not an e-mail address"),
+    ({"port": 70000}, "SMTP port 70000"),
+    ({"username": "u"}, "needs both a user name and a password"),
+    ({"cafile": "/nonexistent/ca.pem"}, "SMTP CA file /nonexistent/ca.pem not found"),
+])
+def test_bad_smtp_settings_are_refused(kw, message):
+    with pytest.raises(InputError, match=message):
+        SmtpSettings(**{"host": "127.0.0.1", "sender": "a@example.org", **kw})
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"attempts": 0}, "retry attempts 0"),
+    ({"base_s": -1}, "retry base_s -1"),
+    ({"base_s": 5, "cap_s": 1}, "retry cap_s 1 is below base_s 5"),
+])
+def test_bad_retry_policies_are_refused(kw, message):
+    with pytest.raises(InputError, match=message):
+        RetryPolicy(**kw)
