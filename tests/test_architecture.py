@@ -27,6 +27,8 @@ FORBIDDEN = {
     "minewatch.evidence": ("run", "cli", "api", "web", "registry", "demo", "testing", "warmup"),
     "minewatch.registry": ("run", "cli", "api", "web", "reports", "evidence", "imagery", "demo", "testing",
                            "warmup"),
+    "minewatch.notify": ("run", "cli", "api", "web", "reports", "evidence", "imagery", "analysis",
+                         "demo", "testing", "evaluation", "warmup", "monitor"),
     "minewatch.run": ("cli", "api", "web", "demo", "testing"),
     "minewatch.demo": ("run", "cli", "api", "web", "registry", "evidence", "reports"),
 }

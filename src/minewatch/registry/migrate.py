@@ -37,6 +37,7 @@ def known_revisions() -> set[str]:
     return {s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()}
 
 
-def upgrade(conn: sa.Connection) -> None:
-    """Bring the database behind ``conn`` to the head revision (inside the caller's transaction)."""
-    command.upgrade(_config(conn), "head")
+def upgrade(conn: sa.Connection, revision: str = "head") -> None:
+    """Bring the database behind ``conn`` to ``revision`` (default: the newest), inside the
+    caller's transaction."""
+    command.upgrade(_config(conn), revision)

@@ -33,6 +33,9 @@ RECEPTOR_KINDS = (
 )
 TRIAGE_STATES = ("new", "confirmed", "dismissed", "escalated")
 RUN_OUTCOMES = ("running", "ok", "failed", "partial")
+NOTIFY_CHANNELS = ("webhook", "email")
+#: pending: to be sent; delivered: the receiver accepted it; dead: given up (dead letter).
+DELIVERY_STATES = ("pending", "delivered", "dead")
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,45 @@ SPEC_V1: tuple[TableSpec, ...] = (
     ),
 )
 
-CURRENT_SPEC = SPEC_V1
+#: Tables added by revision 0002 (notifications, docs/notifications.md); frozen like SPEC_V1.
+NOTIFY_V1: tuple[TableSpec, ...] = (
+    TableSpec(
+        "subscriptions", ("subscription_id",),
+        (F("subscription_id", required=True),
+         F("channel", required=True, choices=NOTIFY_CHANNELS),
+         F("target", required=True, doc="webhook URL or e-mail address"),
+         F("site_id", doc="the site watched (or an AOI in geom)"),
+         F("min_level", "int", required=True, doc="1 possible, 2 probable, 3 confirmed"),
+         F("min_area_ha", "float", required=True),
+         F("secret", doc="HMAC-SHA256 key of webhook signatures (kept in clear)"),
+         F("active", "bool", required=True),
+         F("created_at", "datetime"), F("note"), EXTRA),
+        geometry="MULTIPOLYGON",
+        description="Who is told about which alerts: a webhook or an e-mail address per site "
+        "or AOI, with a minimum level and area",
+        importable=False,
+    ),
+    TableSpec(
+        "notification_deliveries", ("subscription_id", "event_id"),
+        (F("subscription_id", required=True), F("event_id", required=True),
+         F("alert_id", required=True), F("site_id"), F("level", "int", required=True),
+         F("retracted", "bool", required=True),
+         F("channel", required=True, choices=NOTIFY_CHANNELS),
+         F("state", required=True, choices=DELIVERY_STATES),
+         F("attempts", "int", required=True), F("last_error"),
+         F("created_at", "datetime", required=True), F("updated_at", "datetime"),
+         F("delivered_at", "datetime"), F("message_id", doc="the e-mail digest's Message-ID"),
+         F("event", "json", required=True, doc="the alert event, as sent")),
+        description="The delivery ledger: one row per subscription, alert, level and "
+        "retraction; dead letters keep the reason of the last try",
+        importable=False,
+        extra_indexes=(("state",), ("alert_id",)),
+    ),
+)
+
+SPEC_V2: tuple[TableSpec, ...] = SPEC_V1 + NOTIFY_V1
+
+CURRENT_SPEC = SPEC_V2
 SPECS: dict[str, TableSpec] = {t.name: t for t in CURRENT_SPEC}
 #: Import/export kinds: the user-facing name of each table.
 KIND_ALIASES = {"licences": "licence_versions", "licenses": "licence_versions",

@@ -5,7 +5,8 @@ A :class:`Registry` is composed of one store per aggregate, all working through 
 rows, one by id), ``Imports`` (import files and records, export), ``Licences``
 (versions, history, valid at / covering, for analysis), ``Sites`` (sites and the
 receptors around them), ``Monitoring`` (runs, alerts, triage) and ``FieldWork``
-(inspections with photos, samples).
+(inspections with photos, samples) and ``Notifications`` (subscriptions, the delivery
+ledger).
 
 The facade's methods are the registry's public API (docs/registry.md); each one hands
 over to its aggregate.
@@ -28,6 +29,7 @@ from minewatch.registry.imports import Imports
 from minewatch.registry.licences import Licences
 from minewatch.registry.mapping import ColumnMapping
 from minewatch.registry.monitoring import Monitoring
+from minewatch.registry.notifications import DeliveryKey, Notifications
 from minewatch.registry.records import Records
 from minewatch.registry.report import ImportReport
 from minewatch.registry.rows import BBox, Date
@@ -47,6 +49,7 @@ class Registry:
         self._imports = Imports(self.db, self._records, self._licences, self._sites)
         self._monitoring = Monitoring(self.db)
         self._field = FieldWork(self.db, lambda: self.files_dir)
+        self._notifications = Notifications(self.db)
 
     # ------------------------------------------------------------------ the database
     @property
@@ -237,6 +240,58 @@ class Registry:
 
     def samples_at(self, point_id: str) -> list[dict]:
         return self._field.samples_at(point_id)
+
+
+    # ------------------------------------------------------------------ notifications
+    def add_subscription(self, subscription: dict) -> None:
+        """Store a new notification subscription; see :meth:`Notifications.add_subscription`."""
+        self._notifications.add_subscription(subscription)
+
+    def subscriptions(self, *, active_only: bool = False,
+                      conn: sa.Connection | None = None) -> list[dict]:
+        """Every subscription (or the active ones), in id order (``conn``: the caller's
+        transaction)."""
+        return self._notifications.subscriptions(active_only=active_only, conn=conn)
+
+    def subscription(self, subscription_id: str) -> dict:
+        return self._notifications.subscription(subscription_id)
+
+    def set_subscription_active(self, subscription_id: str, active: bool) -> None:
+        """Pause or resume a subscription."""
+        self._notifications.set_subscription_active(subscription_id, active)
+
+    def remove_subscription(self, subscription_id: str) -> int:
+        """Delete a subscription and its pending deliveries; returns how many were dropped."""
+        return self._notifications.remove_subscription(subscription_id)
+
+    def add_deliveries(self, rows: Sequence[dict], *,
+                       conn: sa.Connection | None = None) -> list[DeliveryKey]:
+        """Record pending deliveries not recorded yet (``conn``: inside the caller's write
+        transaction); see :meth:`Notifications.add_deliveries`."""
+        return self._notifications.add_deliveries(rows, conn=conn)
+
+    def notified_alerts(self, alert_ids: Iterable[str], *,
+                        conn: sa.Connection | None = None) -> set[tuple[str, str]]:
+        """(subscription_id, alert_id) pairs told of a level of the alert (or about to be)."""
+        return self._notifications.notified_alerts(alert_ids, conn=conn)
+
+    def deliveries(self, *, states: Sequence[str] | None = None,
+                   subscription_id: str | None = None, alert_id: str | None = None) -> list[dict]:
+        """The delivery ledger (pending, delivered, dead), oldest first."""
+        return self._notifications.deliveries(states=states, subscription_id=subscription_id,
+                                              alert_id=alert_id)
+
+    def finish_deliveries(self, keys: Sequence[DeliveryKey], *, state: str, tries: int,
+                          error: str | None = None, message_id: str | None = None) -> None:
+        """Record the outcome of pending deliveries; see :meth:`Notifications.finish_deliveries`."""
+        self._notifications.finish_deliveries(keys, state=state, tries=tries, error=error,
+                                              message_id=message_id)
+
+    def requeue_dead(self, *, subscription_id: str | None = None,
+                     event_id: str | None = None) -> int:
+        """Make dead letters pending again; returns how many."""
+        return self._notifications.requeue_dead(subscription_id=subscription_id,
+                                                event_id=event_id)
 
 
 def open_registry(url_or_path: str | Path, *, create: bool = False, lock_timeout: float = 30.0,
