@@ -25,6 +25,11 @@ def demo(
                                  help="Landscape: default (steppe gold mine), tropical, arid or temperate."),
     size: Optional[int] = typer.Option(None, "--size", help="Scene size in 10 m pixels (multiple of 4, >= 60; "
                                        "default 400)."),
+    start: Optional[str] = typer.Option(None, "--start", help="First acquisition date (YYYY-MM-DD; default: the "
+                                        "scenario's, 2019-01-01 or 2018-01-01)."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last acquisition date (default 2024-12-31)."),
+    cadence: Optional[int] = typer.Option(None, "--cadence", help="Days between acquisitions (default: 10 for "
+                                          "the default scenario, 5 for the others)."),
     no_analyze: bool = typer.Option(False, "--no-analyze", help="Only generate the scene (no analysis)."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (headless Chromium)."),
     lang: str = typer.Option("en", "--lang", help="Report language: en or es."),
@@ -43,7 +48,8 @@ def demo(
     console = output.console(stderr=True)
     if no_analyze:
         console.print(f"generating the {scenario} demo scene (seed {seed}) in {out / 'scene'}")
-        scene = generate_scene(out / "scene", seed=seed, size_px=size, scenario=scenario, progress=True)
+        scene = generate_scene(out / "scene", seed=seed, start=start, end=end, cadence_days=cadence, size_px=size,
+                               scenario=scenario, progress=True)
         output.console().print(f"{scene.n_items} acquisitions written to {scene.catalog}; truth in {scene.truth_dir}")
         return
     evidence_tools(evidence)  # a missing Chromium fails before the scene is made
@@ -52,7 +58,8 @@ def demo(
                               stderr=subprocess.DEVNULL)
     try:
         console.print(f"generating the {scenario} demo scene (seed {seed}) in {out / 'scene'}")
-        scene = generate_scene(out / "scene", seed=seed, size_px=size, scenario=scenario, progress=True)
+        scene = generate_scene(out / "scene", seed=seed, start=start, end=end, cadence_days=cadence, size_px=size,
+                               scenario=scenario, progress=True)
         with console.status("compiling the analysis kernels"):
             warmup.wait()
     finally:
