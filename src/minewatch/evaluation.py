@@ -47,3 +47,61 @@ def evaluate_against_truth(result_dir: str | Path, truth_dir: str | Path) -> dic
         "outside_area_pred_ha": pred_out,
         "outside_area_rel_error": abs(pred_out - true_out) / true_out if true_out else float(pred_out > 0),
     }
+
+
+def evaluate_events(result_dir: str | Path, truth_dir: str | Path, found_share: float = 0.5) -> dict:
+    """Per true event of ``truth_dir/events.geojson``: the share of its pixels the run flagged.
+
+    A mining event whose onset lies in the run's period counts as found when at least
+    ``found_share`` of its pixels (those with a truth onset in the period) carry a disturbance
+    date; a not-mining event (burn, harvest, sand bar, ...) counts as falsely flagged when that
+    share of its pixels that are not mining pixels carry one. ``recent`` events are those with an
+    onset in the last 90 days of the period.
+    """
+    import shapely
+    from pyproj import Transformer
+    from rasterio import features
+    from shapely.geometry import shape
+
+    result_dir, truth_dir = Path(result_dir), Path(truth_dir)
+    summary = json.loads((result_dir / "summary.json").read_text())
+    start = np.datetime64(summary["period"]["start"]).astype("datetime64[D]").astype(int)
+    end = np.datetime64(summary["period"]["end"]).astype("datetime64[D]").astype(int)
+    with rasterio.open(result_dir / "disturbance_date.tif") as src:
+        flagged = src.read(1) > 0
+        crs, transform, shp = src.crs, src.transform, src.shape
+    with rasterio.open(truth_dir / "onset_date.tif") as src:
+        true_onset = src.read(1)
+    to_grid = Transformer.from_crs(4326, crs, always_xy=True)
+    rows = []
+    for feat in json.loads((truth_dir / "events.geojson").read_text())["features"]:
+        p = feat["properties"]
+        onset = int(np.datetime64(p["onset"]).astype("datetime64[D]").astype(int))
+        if not start <= onset <= end:
+            continue
+        geom = shapely.transform(shape(feat["geometry"]),
+                                 lambda c: np.column_stack(to_grid.transform(c[:, 0], c[:, 1])))
+        m = features.rasterize([(geom, 1)], out_shape=shp, transform=transform, fill=0, dtype="uint8").astype(bool)
+        if p["kind"] == "mining":
+            m &= (true_onset >= start) & (true_onset <= end)
+        else:
+            m &= true_onset == 0
+        if not m.any():
+            continue
+        share = float(flagged[m].mean())
+        rows.append({"id": p["id"], "kind": p["kind"], "onset": p["onset"], "pixels": int(m.sum()),
+                     "flagged_share": round(share, 3), "recent": bool(onset > end - 90),
+                     "found": share >= found_share})
+    mining = [r for r in rows if r["kind"] == "mining"]
+    recent = [r for r in mining if r["recent"]]
+    other = [r for r in rows if r["kind"] != "mining"]
+    return {
+        "found_share": found_share,
+        "mining_events": len(mining),
+        "mining_events_found": sum(r["found"] for r in mining),
+        "recent_mining_events": len(recent),
+        "recent_mining_events_found": sum(r["found"] for r in recent),
+        "not_mining_events": len(other),
+        "not_mining_events_flagged": sum(r["found"] for r in other),
+        "events": rows,
+    }

@@ -253,3 +253,26 @@ def test_unknown_scenario_is_a_user_error(tmp_path, capsys):
     assert not (tmp_path / "d").exists()
     with pytest.raises(InputError):
         generate_scene(tmp_path / "x", scenario="lunar")
+
+
+def test_per_event_scores_from_the_truth(scene, tmp_path):
+    """evaluate_events on a perfect and on an empty result built from the scene's own truth."""
+    from minewatch.evaluation import evaluate_events
+
+    with rasterio.open(scene.truth_dir / "onset_date.tif") as src:
+        onset, prof = src.read(1), src.profile
+    lo, hi = days(dt.date(2019, 1, 1)), days(dt.date(2024, 12, 31))
+    for name, pred in (("perfect", np.where((onset >= lo) & (onset <= hi), onset, 0)), ("empty", 0 * onset)):
+        out = tmp_path / name
+        out.mkdir()
+        (out / "summary.json").write_text(json.dumps({"period": {"start": "2019-01-01", "end": "2024-12-31"}}))
+        with rasterio.open(out / "disturbance_date.tif", "w", **prof) as dst:
+            dst.write(pred.astype(np.int32), 1)
+        r = evaluate_events(out, scene.truth_dir)
+        assert r["mining_events"] > 3 and r["recent_mining_events"] >= 1
+        assert r["not_mining_events_flagged"] == 0
+        if name == "perfect":
+            assert r["mining_events_found"] == r["mining_events"]
+            assert r["recent_mining_events_found"] == r["recent_mining_events"]
+        else:
+            assert r["mining_events_found"] == 0

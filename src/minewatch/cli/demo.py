@@ -37,7 +37,7 @@ def demo(
     """Generate a synthetic ~4 x 4 km mining area (Sentinel-2 L2A-like COGs, STAC catalog, licences,
     receptors, DEM, truth) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""
     from minewatch.demo.scene import generate_scene
-    from minewatch.evaluation import evaluate_against_truth
+    from minewatch.evaluation import evaluate_against_truth, evaluate_events
     from minewatch.run import EvidenceOptions, MonitoringRequest, Period, RunInputs, run_monitoring
     from minewatch.run.inputs import evidence_tools
 
@@ -75,11 +75,17 @@ def demo(
     stdout = output.console()
     print_summary(result.summary, req.out, stdout)
     scores = evaluate_against_truth(req.out, scene.truth_dir)
+    scores["events"] = ev = evaluate_events(req.out, scene.truth_dir)
     (req.out / "accuracy.json").write_text(json.dumps(scores, indent=2))
     stdout.print(
         f"accuracy against the scene's truth: pixel F1 {scores['f1']:.3f} (precision {scores['precision']:.3f}, "
         f"recall {scores['recall']:.3f}), median onset error {scores['median_onset_error_days']:.0f} days, "
         f"outside-licence area error {100 * scores['outside_area_rel_error']:.1f} %"
+    )
+    stdout.print(
+        f"events: {ev['mining_events_found']} of {ev['mining_events']} mining events found (at least half of their "
+        f"pixels flagged), {ev['recent_mining_events_found']} of {ev['recent_mining_events']} with an onset in the "
+        f"last 90 days; {ev['not_mining_events_flagged']} of {ev['not_mining_events']} not-mining events flagged"
     )
     from minewatch.run.records import record_in_registry
 
