@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -105,11 +106,24 @@ class MonitorResult:
 
 # ------------------------------------------------------------------ the detector
 def detector(params: DisturbanceParams, backend: str) -> Engine:
-    """The detector's ``fit_history`` and ``scan`` bound to ``params``."""
-    from minewatch.analysis import change
+    """The detector's ``fit_history`` and ``scan`` bound to ``params``.
 
-    return Engine(fit=lambda stack, days: change.fit_history(stack, days, params),
-                  scan=lambda model, stack, days, carry: change.scan(model, stack, days, carry, params))
+    ``scan`` checks that a call's first day follows the carry's ``last_day`` (one acquisition
+    series). A tile's scans interleave per pixel instead: each pixel gets its own observations in
+    date order (:mod:`~minewatch.run.monitor_tiles`), which is what ``scan`` computes per pixel,
+    so the carry's series guard is set just before the first day given.
+    """
+    from minewatch.analysis.change import monitor as change
+
+    mp = params.change if isinstance(params.change, change.MonitorParams) else change.MonitorParams()
+
+    def scan(model, stack, days, carry):
+        if carry is not None and len(days):
+            carry = carry.copy()
+            carry.last_day = min(int(carry.last_day), int(days[0]) - 1)
+        return change.scan(model, stack, days, carry, mp)
+
+    return Engine(fit=lambda stack, days: change.fit_history(stack, days, mp), scan=scan)
 
 
 def pixel_outputs(carry) -> dict[str, np.ndarray]:
@@ -282,7 +296,8 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
     bands = _bands(items)
     days = np.array([it.day for it in items], np.int64)
     nh = len(history)
-    doc = {"kind": "minewatch-monitoring-state", "version": STATE_VERSION, "catalog": str(Path(req.catalog).resolve()),
+    doc = {"kind": "minewatch-monitoring-state", "version": STATE_VERSION, "state_id": uuid.uuid4().hex[:8],
+           "catalog": str(Path(req.catalog).resolve()),
            "start": req.start.isoformat(), "grid": grid_to_json(grid), "tile_size": req.tile_size,
            "params": req.params.as_dict(), "backend": req.backend, "bands": bands,
            "licences": str(Path(req.licences).resolve()) if req.licences else None,
