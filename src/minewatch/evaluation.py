@@ -10,7 +10,8 @@ import rasterio
 
 
 def evaluate_against_truth(result_dir: str | Path, truth_dir: str | Path) -> dict:
-    """Compare ``result_dir/disturbance_date.tif`` and summary with a truth folder.
+    """Compare ``result_dir/disturbance_date.tif`` at level >= probable (``alert_level.tif``) and the
+    summary with a truth folder.
 
     The truth folder holds ``onset_date.tif`` (days since 1970-01-01 of every mining pixel's
     onset, 0 = never) and ``truth.json`` (monitoring period, ``outside_licence_area_ha``).
@@ -21,6 +22,10 @@ def evaluate_against_truth(result_dir: str | Path, truth_dir: str | Path) -> dic
     truth = json.loads((truth_dir / "truth.json").read_text())
     with rasterio.open(result_dir / "disturbance_date.tif") as src:
         pred = src.read(1)
+    level_tif = result_dir / "alert_level.tif"
+    if level_tif.exists():  # runs before alert levels: every flagged pixel counts
+        with rasterio.open(level_tif) as src:
+            pred = np.where(src.read(1) >= 2, pred, 0)
     with rasterio.open(truth_dir / "onset_date.tif") as src:
         true_onset = src.read(1)
     start = np.datetime64(summary["period"]["start"]).astype("datetime64[D]").astype(int)

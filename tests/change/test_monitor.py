@@ -150,3 +150,36 @@ def test_short_history_is_not_monitored():
     model, c = run(v)
     assert (model.n_history == 0).all()
     assert (c.level == 0).all() and (c.n_clear == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"stack": np.zeros((40, 5, 4), np.float32)}, r"stack must be \(T, B, H, W\)"),
+        ({"stack": np.zeros((40, 3, 1, 4), np.float32)}, "needs the 5 change indices"),
+        ({"days": DAYS[:39]}, "days has shape"),
+        ({"days": DAYS[:40][::-1].copy()}, "not strictly increasing"),
+        ({"days": DAYS[:40].astype(float)}, "dtype float64"),
+        ({"params": MonitorParams(persistence=1.5)}, r"persistence=1.5 must be in \[0, 1\]"),
+        ({"params": MonitorParams(p_probable=0.3)}, "p_probable"),
+        ({"params": MonitorParams(p_possible=0.97)}, "p_possible <= p_probable"),
+    ],
+)
+def test_bad_input_is_named_before_any_work(kwargs, message):
+    args = {"stack": np.zeros((40, 5, 1, 4), np.float32), "days": DAYS[:40], "params": None}
+    args.update(kwargs)
+    with pytest.raises(InputError, match=message):
+        fit_history(args["stack"], args["days"], args["params"])
+
+
+def test_datetime64_days_give_the_same_result():
+    v = scene(50, seed=9)
+    v[DAYS >= day("2022-01-01")] += CLEARING[None, :, None, None]
+    hist = DAYS < MS
+    m1 = fit_history(v[hist], DAYS[hist])
+    m2 = fit_history(v[hist], DAYS[hist].astype("datetime64[D]"))
+    np.testing.assert_array_equal(m1.beta, m2.beta)
+    a = scan(m1, v[~hist], DAYS[~hist], None)
+    b = scan(m2, v[~hist], DAYS[~hist].astype("datetime64[D]"), None)
+    assert (a.level == CONFIRMED).mean() > 0.9
+    np.testing.assert_array_equal(a.onset, b.onset)

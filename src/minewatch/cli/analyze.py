@@ -57,7 +57,7 @@ def analyze(
     start: str = typer.Option(..., "--start", help="First monitored day (YYYY-MM-DD); earlier scenes are history."),
     end: str = typer.Option(..., "--end", help="Last monitored day (YYYY-MM-DD)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
-    backend: str = typer.Option("auto", "--backend", help="Change engine backend: auto, cpu or gpu."),
+    backend: str = typer.Option("auto", "--backend", help="Change engine backend: auto or cpu (the monitor runs on the CPU)."),
     sign: Path = typer.Option(None, "--sign", help="Ed25519 key file (`minewatch keys generate`) to sign "
                               "OUT/evidence/manifest.json with."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to OUT/report.pdf (headless Chromium)."),

@@ -102,7 +102,7 @@ def library_versions(backend: str) -> dict:
         pass
     engine = {"requested": backend, "resolved": None, "library": None, "device": None}
     try:
-        from minewatch.analysis.change.engine import resolve_backend
+        from minewatch.analysis.change.backend import resolve_backend
 
         resolved = resolve_backend(backend)
     except Exception as exc:  # noqa: BLE001 - record, never fail the run here

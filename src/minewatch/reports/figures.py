@@ -119,14 +119,20 @@ def before_after(grid, before: np.ndarray, after: np.ndarray, periods, labels: t
     return _png(fig)
 
 
-def disturbance_map(grid, onset: np.ndarray, after: np.ndarray, outside: np.ndarray, periods, receptors,
-                    risk, _=_identity) -> bytes:
-    """New disturbance by onset year over the latest composite, with licences, receptors, flow paths."""
+def disturbance_map(grid, onset: np.ndarray, level: np.ndarray, after: np.ndarray, outside: np.ndarray, periods,
+                    receptors, risk, _=_identity) -> bytes:
+    """New disturbance by onset year over the latest composite (probable and confirmed; confirmed outlined
+    in white, possible in cyan), with licences, receptors, flow paths."""
     fig, ax = plt.subplots(figsize=(10, 9))
     grey = np.nanmean(_stretch(after[:3]), axis=2)
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1.4, extent=_extent(grid), interpolation="nearest")
     handles = []
-    disturbed = onset > 0
+    disturbed = (onset > 0) & (level >= 2)
+    possible = (onset > 0) & (level == 1)
+    if possible.any():
+        ax.imshow(np.ma.masked_where(~possible, possible.astype(float)), cmap=ListedColormap(["#00e5ff"]),
+                  extent=_extent(grid), interpolation="nearest", alpha=0.9)
+        handles.append(Patch(color="#00e5ff", label=_("possible (early warning)")))
     if disturbed.any():
         years = np.zeros(onset.shape, np.int32)
         years[disturbed] = onset[disturbed].astype("int64").astype("datetime64[D]").astype(
@@ -140,8 +146,12 @@ def disturbance_map(grid, onset: np.ndarray, after: np.ndarray, outside: np.ndar
         ax.imshow(np.ma.masked_invalid(idx), cmap=ListedColormap(colors), vmin=-0.5, vmax=len(uniq) - 0.5,
                   extent=_extent(grid), interpolation="nearest", alpha=0.9)
         handles += [Patch(color=c, label=_("new disturbance %(year)s", year=y)) for c, y in zip(colors, uniq, strict=True)]
-        if outside.any():
-            ax.contour(outside.astype(float), levels=[0.5],
+        if (level == 3).any():
+            ax.contour((level == 3).astype(float), levels=[0.5], colors="white", linewidths=0.8,
+                       extent=_extent(grid), origin="upper")
+            handles.append(Line2D([], [], color="white", lw=1, label=_("confirmed (white outline)")))
+        if (outside & disturbed).any():
+            ax.contour((outside & disturbed).astype(float), levels=[0.5],
                        colors="red", linewidths=1.0, extent=_extent(grid), origin="upper")
             handles.append(Line2D([], [], color="red", lw=1, label=_("outside any valid licence")))
     for p in periods:

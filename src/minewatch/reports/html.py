@@ -51,7 +51,7 @@ def report_figures(result, summary: dict, t: Translator) -> dict[str, str]:
     labels = (t("year before %(date)s", date=start), t("year to %(date)s", date=end))
     dates = [s["date"] for s in summary["scenes_used"]]
     return {
-        "map": b64(figures.disturbance_map(grid, r.onset, r.after, result.compliance.outside, result.periods,
+        "map": b64(figures.disturbance_map(grid, r.onset, r.level, r.after, result.compliance.outside, result.periods,
                                            result.receptors, result.risk, _=t)),
         "before_after": b64(figures.before_after(grid, r.before, r.after, result.periods, labels, _=t)),
         "area": b64(figures.area_chart(summary["disturbance"]["timeline"], _=t)),
@@ -85,7 +85,8 @@ def render_report(result, summary: dict, *, lang: str = "en", provenance: dict |
     t = Translator(lang)
     shown = summary["alerts"]
     if len(shown) > MAX_TABLE_ALERTS:
-        order = sorted(shown, key=lambda a: (a.get("licence_id") is not None, -a["area_ha"], a["alert_id"]))
+        order = sorted(shown, key=lambda a: (a.get("retracted", False), a.get("level", 2) < 2,
+                                             a.get("licence_id") is not None, -a["area_ha"], a["alert_id"]))
         keep = {a["alert_id"] for a in order[:MAX_TABLE_ALERTS]}
         shown = [a for a in shown if a["alert_id"] in keep]
     hidden = [a for a in summary["alerts"] if a not in shown]

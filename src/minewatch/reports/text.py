@@ -11,11 +11,12 @@ def _(message: str) -> str:  # marks vocabulary for extraction; translated at us
     return message
 
 
-#: Words that come from data (licence states, receptor kinds) and are translated where shown.
+#: Words that come from data (licence states, receptor kinds, alert levels) and are translated where shown.
 VOCABULARY = (
     _("active"), _("expired"), _("suspended"), _("revoked"), _("not_yet_valid"), _("no_licence"),
     _("village"), _("water_intake"), _("well"), _("spring"), _("history"), _("monitored"),
     _("before"), _("after"), _("catalog"), _("licences"), _("receptors"), _("dem"),
+    _("possible"), _("probable"), _("confirmed"), _("retracted"),
 )
 
 

@@ -148,7 +148,7 @@ def resolve_inputs(req: MonitoringRequest, progress: Progress, root: Path) -> Re
     InputError, DataError, CatalogError, BackendUnavailableError
         Naming the input and what is wrong with it; nothing has been written.
     """
-    from minewatch.analysis.change.engine import resolve_backend
+    from minewatch.analysis.change.backend import resolve_backend
 
     _require_files(req)
     backend = resolve_backend(req.detection.backend)

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from minewatch.analysis.alerts import build_alerts
+from minewatch.analysis.change.monitor import PROBABLE
 from minewatch.analysis.compliance import check_compliance
 from minewatch.analysis.composites import surface_footprint
 from minewatch.analysis.hydrology.receptors import receptors_downstream
@@ -68,11 +69,12 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
                      f"{failed[0].reason}")
     _check_assessed(rasters, req, grid, notes)
     compliance = check_compliance(rasters.onset, inputs.periods, grid)
-    alerts, alert_raster = build_alerts(rasters.onset, rasters.confidence, compliance, inputs.periods, grid)
-    risk = _trace(req, inputs, alerts, notes, progress)
+    alerts, alert_raster = build_alerts(rasters.disturbance, compliance, inputs.periods, grid)
+    standing = [a for a in alerts if a.level >= PROBABLE]  # what the water checks trace from
+    risk = _trace(req, inputs, standing, notes, progress)
     from minewatch.run.water import water_section  # pandas and the charts load after the tile loop's peak
 
-    water = water_section(req, inputs, store, alerts, progress)
+    water = water_section(req, inputs, store, standing, progress)
     return RunResult(
         request=req, catalog=inputs.catalog, dem=inputs.dem, items=inputs.items, grid=grid, rasters=rasters,
         footprint=surface_footprint(rasters.after), compliance=compliance, alerts=alerts,

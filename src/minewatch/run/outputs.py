@@ -21,8 +21,10 @@ from minewatch.run.result import RunResult
 from minewatch.run.tiles import ASSESSMENT_CODES
 
 RASTER_DESCRIPTIONS = {
-    "disturbance_date.tif": "onset of new mining disturbance, days since 1970-01-01, 0 = none",
-    "confidence.tif": "confidence of the disturbance call, 0..1",
+    "disturbance_date.tif": "onset of new mining disturbance flagged at any level (or retracted), days since "
+                            "1970-01-01, 0 = none",
+    "confidence.tif": "posterior probability of change of flagged pixels, 0..1",
+    "alert_level.tif": "alert level: 0 none, 1 possible, 2 probable, 3 confirmed",
     "footprint.tif": "surface in the last monitored year: 0 other, 1 bare ground, 2 open water",
     "assessment.tif": "whether the change model could assess each pixel: "
                       + ", ".join(f"{k} {v}" for k, v in ASSESSMENT_CODES.items()),
@@ -36,6 +38,7 @@ def write_outputs(result: RunResult, summary: dict, inputs: ResolvedInputs, stor
     grid = result.grid
     for name, array in (("disturbance_date.tif", result.rasters.onset),
                         ("confidence.tif", result.rasters.confidence),
+                        ("alert_level.tif", result.rasters.level),
                         ("footprint.tif", result.footprint),
                         ("assessment.tif", result.rasters.assessment)):
         write_geotiff(out / name, array, crs=grid.crs, transform=grid.transform,

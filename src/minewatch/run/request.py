@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minewatch.analysis.change.backend import BACKENDS
 from minewatch.analysis.disturbance import DisturbanceParams
 from minewatch.errors import InputError
 
 #: ``progress(step, done, total)``: how a run reports progress to whoever called it.
 Progress = Callable[[str, int, int], None]
-BACKENDS = ("auto", "cpu", "gpu", "torch")
 STANDARDS = ("WHO-GDWQ-2022", "EU-2020/2184")
 
 
@@ -80,7 +80,7 @@ class DetectionOptions:
 
     params: DisturbanceParams = field(default_factory=DisturbanceParams)
     tile_size: int = 512  #: pixels; COGs are usually tiled in 512 px blocks, read each once
-    backend: str = "auto"  #: change-engine backend: auto, cpu, gpu or torch
+    backend: str = "auto"  #: change-engine backend: auto or cpu (gpu/torch are refused)
     max_flow_distance_m: float = 20_000.0  #: how far downstream receptors are looked for
 
     def __post_init__(self) -> None:

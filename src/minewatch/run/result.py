@@ -19,6 +19,8 @@ import rasterio
 
 from minewatch import __version__
 from minewatch.analysis.alerts import Alert
+from minewatch.analysis.change import LEVEL_NAMES
+from minewatch.analysis.change.monitor import PROBABLE
 from minewatch.analysis.compliance import ComplianceResult
 from minewatch.analysis.hydrology.receptors import RiskResult
 from minewatch.analysis.licences import LicencePeriod, Receptor
@@ -101,8 +103,13 @@ def _area_timeline(onset: np.ndarray, outside: np.ndarray, px_ha: float) -> list
     return rows
 
 
+def counted_onset(res: RunResult) -> np.ndarray:
+    """Onset of the pixels the totals count (level >= probable), 0 elsewhere."""
+    return np.where(res.rasters.level >= PROBABLE, res.rasters.onset, 0)
+
+
 def _licence_rows(res: RunResult, px_ha: float) -> list[dict]:
-    disturbed = res.rasters.onset > 0
+    disturbed = counted_onset(res) > 0
     comp = res.compliance
     rows = []
     for lid in dict.fromkeys(p.licence_id for p in res.periods):
@@ -161,9 +168,11 @@ def build_summary(res: RunResult, shown: Callable[[Path], Path] = Path) -> dict:
     folder to where it will be published."""
     req, grid = res.request, res.grid
     px_ha = grid.pixel_area_m2() / 10_000.0
-    onset = res.rasters.onset
+    onset = counted_onset(res)  # totals count level >= probable
     disturbed = onset > 0
-    outside = res.compliance.outside
+    outside = res.compliance.outside & disturbed
+    level = res.rasters.level
+    first_alert = min((a.onset_date for a in res.alerts if a.level >= PROBABLE), default=None)
     any_licence = res.compliance.any_licence()
     footprint = res.footprint
     first = int(onset[disturbed].min()) if disturbed.any() else None
@@ -181,8 +190,13 @@ def build_summary(res: RunResult, shown: Callable[[Path], Path] = Path) -> dict:
             "outside_licence_area_ha": round(float(outside.sum() * px_ha), 4),
             "outside_every_boundary_ha": round(float((disturbed & ~any_licence).sum() * px_ha), 4),
             "first_date": from_day(first).isoformat() if first else None,
-            "first_alert_date": min(a.onset_date for a in res.alerts).isoformat() if res.alerts else None,
+            "first_alert_date": first_alert.isoformat() if first_alert else None,
             "n_alerts": len(res.alerts),
+            "counted_levels": "probable and confirmed (level >= 2)",
+            "area_by_level_ha": {LEVEL_NAMES[k]: round(float((level == k).sum() * px_ha), 4) for k in (1, 2, 3)},
+            "retracted_area_ha": round(float(res.rasters.disturbance.retracted.sum() * px_ha), 4),
+            "n_alerts_by_level": {name: sum(a.level_name == name for a in res.alerts)
+                                  for name in ("possible", "probable", "confirmed", "retracted")},
             "timeline": _area_timeline(onset, outside, px_ha),
         },
         "footprint": {

@@ -2,7 +2,8 @@
 
 Per tile: :func:`~minewatch.imagery.load.load_tile` reads every band of every scene;
 :func:`~minewatch.imagery.masks.screen_tile` labels each observation; the change indices of
-the clear observations go through :func:`~minewatch.analysis.disturbance.map_tile`; median
+the clear observations go through :func:`~minewatch.analysis.disturbance.map_tile` (history
+fit, then the sequential monitor over the monitored acquisitions); median
 composites of the year before the period and of its last year are made for the report; what
 the evidence and the river signal need is kept in the :class:`~minewatch.run.pixels.PixelStore`.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minewatch.analysis.composites import COMPOSITE_BANDS, median_composite
-from minewatch.analysis.disturbance import clean_small_patches, map_tile
+from minewatch.analysis.disturbance import TileDisturbance, clean_small_patches, map_tile
 from minewatch.analysis.indices import change_stack
 from minewatch.dates import to_day
 from minewatch.imagery.load import Grid, load_tile
@@ -35,8 +36,7 @@ class RunRasters:
     """Full-grid results of the tile loop."""
 
     grid: Grid
-    onset: np.ndarray  #: int32 days since 1970-01-01 of the onset of new disturbance, 0 = none
-    confidence: np.ndarray  #: float32 0..1
+    disturbance: TileDisturbance  #: onset, level, first_seen, ... of new disturbance, per pixel
     before: np.ndarray  #: (5, h, w) median composite of COMPOSITE_BANDS, the year before the period
     after: np.ndarray  #: same, the period's last year
     clear_share: list[float]  #: per scene, the share of its valid pixels that were clear
@@ -44,6 +44,21 @@ class RunRasters:
     last_clear: np.ndarray  #: int32 day of each pixel's last clear observation, 0 = none
     years: list[int]  #: the calendar years of the scenes
     clear_per_year: np.ndarray  #: (years, h, w) uint16 clear observations per pixel and year
+
+    @property
+    def onset(self) -> np.ndarray:
+        """int32 onset of every pixel flagged at any level or retracted (``disturbance_date.tif``)."""
+        return self.disturbance.onset
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """float32 posterior probability of change (0 where not flagged)."""
+        return self.disturbance.confidence
+
+    @property
+    def level(self) -> np.ndarray:
+        """uint8 alert level (``alert_level.tif``): 0 none, 1 possible, 2 probable, 3 confirmed."""
+        return self.disturbance.level
 
 
 def assess(clear: np.ndarray, valid: np.ndarray, history: np.ndarray, min_history_obs: int) -> np.ndarray:
@@ -67,8 +82,7 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
     start_day, end_day = to_day(req.period.start), to_day(req.period.end)
     monitored = days >= start_day
     h, w = grid.shape
-    onset = np.zeros((h, w), np.int32)
-    confidence = np.zeros((h, w), np.float32)
+    dist = TileDisturbance.empty((h, w))
     before = np.full((len(COMPOSITE_BANDS), h, w), np.nan, np.float32)
     after = np.full_like(before, np.nan)
     clear_count = np.zeros(len(items), np.int64)
@@ -94,7 +108,7 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
         valid_count += valid.reshape(len(items), -1).sum(axis=1)
         stack = change_stack(data)
         stack[~np.broadcast_to(clear[:, None], stack.shape)] = np.nan
-        tile = map_tile(stack, days, start_day, end_day, params, backend=inputs.backend)
+        tile = map_tile(stack, days, start_day, end_day, params)
         del stack
         rows = slice(int(window.row_off), int(window.row_off + window.height))
         cols = slice(int(window.col_off), int(window.col_off + window.width))
@@ -103,14 +117,12 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
         last_clear[rows, cols] = np.where(clear.any(axis=0), days[last], 0)
         for k, year in enumerate(years):
             clear_per_year[k, rows, cols] = clear[item_years == year].sum(axis=0)
-        onset[rows, cols] = tile.onset
-        confidence[rows, cols] = tile.confidence
+        dist.put(rows, cols, tile)
         before[:, rows, cols] = median_composite(data, clear, sel_before)
         after[:, rows, cols] = median_composite(data, clear, sel_after)
         store.keep(window, data, clear, tile.onset > 0, monitored, params.min_area_px)
     progress("analysing tiles", len(tiles), len(tiles))
-    onset = clean_small_patches(onset, params.min_area_px)
-    confidence[onset == 0] = 0
+    clean_small_patches(dist, params.min_area_px)
     share = [float(c) / v if v else 0.0 for c, v in zip(clear_count, valid_count, strict=True)]
-    return RunRasters(grid, onset, confidence, before, after, share, assessment, last_clear, years, clear_per_year)
+    return RunRasters(grid, dist, before, after, share, assessment, last_clear, years, clear_per_year)
 

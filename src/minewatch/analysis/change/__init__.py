@@ -1,16 +1,17 @@
-"""Per-pixel change detection: the persistent-change test that ``minewatch analyze`` runs.
+"""Per-pixel change detection: the sequential monitor that ``minewatch analyze`` runs.
 
 Usage::
 
-    from minewatch.analysis.change import PersistentParams, detect_persistent_change
-    res = detect_persistent_change(values, days, monitor_start, monitor_end, PersistentParams())
+    from minewatch.analysis.change import MonitorParams, fit_history, scan
+    model = fit_history(stack_hist, days_hist, MonitorParams())
+    carry = scan(model, stack_new, days_new, None)          # first acquisitions
+    carry = scan(model, stack_newer, days_newer, carry)     # later ones: same result as one scan
 
-See docs/method.md (section 4) for the rules and docs/change-detection.md for the backends
-and the benchmark.
+See docs/method.md (section 4) for the statistics and the levels.
 """
 
-from minewatch.analysis.change.engine import detect_persistent_change, resolve_backend
-from minewatch.analysis.change.params import PersistentParams
-from minewatch.analysis.change.result import PersistentResult
+from minewatch.analysis.change.monitor import (
+    LEVEL_NAMES, HistoryModel, MonitorCarry, MonitorParams, fit_history, scan,
+)
 
-__all__ = ["PersistentParams", "PersistentResult", "detect_persistent_change", "resolve_backend"]
+__all__ = ["LEVEL_NAMES", "HistoryModel", "MonitorCarry", "MonitorParams", "fit_history", "scan"]
