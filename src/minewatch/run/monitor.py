@@ -25,9 +25,8 @@ import numpy as np
 
 from minewatch.analysis.alerts import build_alerts
 from minewatch.analysis.compliance import check_compliance
-from minewatch.analysis.disturbance import DisturbanceParams
+from minewatch.analysis.disturbance import DisturbanceParams, TileDisturbance, clean_small_patches
 from minewatch.analysis.indices import change_stack
-from minewatch.dates import from_day
 from minewatch.errors import DataError, InputError
 from minewatch.geotiff import write_geotiff
 from minewatch.imagery.assets import inspect_assets
@@ -64,7 +63,6 @@ class MonitorInitRequest:
     site: str | None = None
     params: DisturbanceParams = field(default_factory=DisturbanceParams)
     tile_size: int = 256
-    backend: str = "cpu"
 
     def __post_init__(self) -> None:
         if (self.registry is None) != (self.site is None):
@@ -105,7 +103,7 @@ class MonitorResult:
 
 
 # ------------------------------------------------------------------ the detector
-def detector(params: DisturbanceParams, backend: str) -> Engine:
+def detector(params: DisturbanceParams) -> Engine:
     """The detector's ``fit_history`` and ``scan`` bound to ``params``.
 
     ``scan`` checks that a call's first day follows the carry's ``last_day`` (one acquisition
@@ -113,27 +111,15 @@ def detector(params: DisturbanceParams, backend: str) -> Engine:
     date order (:mod:`~minewatch.run.monitor_tiles`), which is what ``scan`` computes per pixel,
     so the carry's series guard is set just before the first day given.
     """
-    from minewatch.analysis.change import monitor as change
+    from minewatch.analysis.change import fit_history, scan
 
-    mp = params.change if isinstance(params.change, change.MonitorParams) else change.MonitorParams()
-
-    def scan(model, stack, days, carry):
+    def scan_rows(model, stack, days, carry):
         if carry is not None and len(days):
             carry = carry.copy()
             carry.last_day = min(int(carry.last_day), int(days[0]) - 1)
-        return change.scan(model, stack, days, carry, mp)
+        return scan(model, stack, days, carry, params.change)
 
-    return Engine(fit=lambda stack, days: change.fit_history(stack, days, mp), scan=scan)
-
-
-def pixel_outputs(carry) -> dict[str, np.ndarray]:
-    """The per-pixel results of a carry: level, onset, first_seen, confirmed_on, retracted."""
-    level = np.asarray(carry.level).astype(np.uint8)
-    flagged = level > 0
-    days = lambda a: np.where(flagged, np.asarray(a), 0).astype(np.int32)  # noqa: E731
-    return {"level": level, "onset": days(carry.onset), "first_seen": days(carry.first_seen),
-            "confirmed_on": np.where(level == 3, np.asarray(carry.confirmed_on), 0).astype(np.int32),
-            "retracted": np.asarray(carry.retracted).astype(bool)}
+    return Engine(fit=lambda stack, days: fit_history(stack, days, params.change), scan=scan_rows)
 
 
 # ------------------------------------------------------------------ inputs
@@ -166,38 +152,34 @@ def _periods(doc: dict):
 
 
 # ------------------------------------------------------------------ outputs
-def _empty_outputs(grid: Grid) -> dict[str, np.ndarray]:
-    h, w = grid.shape
-    return {"level": np.zeros((h, w), np.uint8), "onset": np.zeros((h, w), np.int32),
-            "first_seen": np.zeros((h, w), np.int32), "confirmed_on": np.zeros((h, w), np.int32),
-            "retracted": np.zeros((h, w), bool)}
-
-
-def _put(outputs: dict, window, carry) -> None:
+def _put(dist: TileDisturbance, window, carry) -> None:
     rows = slice(int(window.row_off), int(window.row_off + window.height))
     cols = slice(int(window.col_off), int(window.col_off + window.width))
-    for k, v in pixel_outputs(carry).items():
-        outputs[k][rows, cols] = v
+    dist.put(rows, cols, TileDisturbance.from_carry(carry))
 
 
-def _stable_alerts(doc: dict, grid: Grid, out: dict, previous: np.ndarray, periods) -> tuple[list[dict], np.ndarray]:
-    """Alerts of the pixels flagged now, each keeping the id of the alert it grew from.
+def _stable_alerts(doc: dict, grid: Grid, dist: TileDisturbance, previous: np.ndarray,
+                   periods) -> tuple[list[dict], np.ndarray]:
+    """The batch alerts of ``dist`` (:func:`~minewatch.analysis.alerts.build_alerts`), each keeping
+    the id of the alert it grew from.
 
-    An alert patch takes the stable id (``M00001``...) found most on its pixels in the previous
-    generation; a patch over no earlier alert gets a new id. An earlier alert none of whose
-    pixels is flagged any more is kept, retracted, with the level it had.
+    An alert takes the stable id (``M00001``...) found most on its pixels in the previous
+    generation (the largest overlap first); an alert over no earlier one gets a new id. An
+    earlier alert none of whose pixels is in any alert now, or whose pixels all returned to
+    their history model, is kept, retracted, with the last level it had.
     """
-    level, onset = out["level"], out["onset"]
-    compliance = check_compliance(onset, periods, grid)
-    alerts, raster = build_alerts(onset, level.astype(np.float32) / 3, compliance, periods, grid)
+    compliance = check_compliance(dist.onset, periods, grid)
+    alerts, raster = build_alerts(dist, compliance, periods, grid)
     claims = []
     for a in alerts:
-        pix = raster == a.number
-        ids = previous[pix]
+        ids = previous[raster == a.number]
         ids = ids[ids > 0]
-        counts = np.bincount(ids) if ids.size else np.zeros(1, np.int64)
-        claims.append((-int(counts.max()), a.number, int(counts.argmax()) if ids.size else 0))
-    stable = np.zeros(raster.max() + 1 if raster.size else 1, np.int32)
+        if ids.size:
+            counts = np.bincount(ids)
+            claims.append((-int(counts.max()), a.number, int(counts.argmax())))
+        else:
+            claims.append((0, a.number, 0))
+    stable = np.zeros(len(alerts) + 1, np.int32)
     taken: set[int] = set()
     counter = int(doc.get("next_alert", 1))
     for _, number, prev in sorted(claims):
@@ -208,32 +190,31 @@ def _stable_alerts(doc: dict, grid: Grid, out: dict, previous: np.ndarray, perio
             counter += 1
         taken.add(int(stable[number]))
     doc["next_alert"] = counter
+    before = doc.get("alerts") or {}
     records: dict[str, dict] = {}
     for a in alerts:
-        pix = raster == a.number
-        first = out["first_seen"][pix]
-        conf = out["confirmed_on"][pix]
         sid = f"M{stable[a.number]:05d}"
-        lvl = int(level[pix].max())
-        records[sid] = {**a.record(), "alert_id": sid, "level": lvl,
-                        "first_seen": from_day(int(first[first > 0].min())).isoformat() if (first > 0).any() else None,
-                        "confirmed_on": from_day(int(conf[conf > 0].min())).isoformat() if (conf > 0).any() else None,
-                        "retracted": False}
-    for sid, old in (doc.get("alerts") or {}).items():
+        rec = {**a.record(), "alert_id": sid}
+        if a.retracted:
+            rec["level"] = int((before.get(sid) or {}).get("level") or 0)
+        records[sid] = rec
+    for sid, old in before.items():
         if sid not in records:
-            records[sid] = {**old, "retracted": True}
-    return sorted(records.values(), key=lambda r: r["alert_id"]), stable[raster]
+            records[sid] = {**old, "retracted": True, "level_name": "retracted"}
+    keep = [r for r in records.values() if r["level"] > 0]  # an alert retracted before any level is dropped
+    return sorted(keep, key=lambda r: r["alert_id"]), stable[raster]
 
 
-def _write_latest(root: Path, doc: dict, grid: Grid, out: dict, previous: np.ndarray) -> dict:
+def _write_latest(root: Path, doc: dict, grid: Grid, dist: TileDisturbance, previous: np.ndarray) -> dict:
     """Write ``latest/`` and ``alerts.tif``; returns the summary (also put in ``doc``)."""
-    records, stable = _stable_alerts(doc, grid, out, previous, _periods(doc))
+    clean_small_patches(dist, int(doc["params"].get("min_area_px", DisturbanceParams().min_area_px)))
+    records, stable = _stable_alerts(doc, grid, dist, previous, _periods(doc))
     latest = root / "latest"
     latest.mkdir(parents=True, exist_ok=True)
     tags = lambda name: {"DESCRIPTION": LATEST_RASTERS[name]}  # noqa: E731
-    write_geotiff(latest / "alert_level.tif", out["level"], crs=grid.crs, transform=grid.transform,
+    write_geotiff(latest / "alert_level.tif", dist.level, crs=grid.crs, transform=grid.transform,
                   tags=tags("alert_level.tif"))
-    write_geotiff(latest / "disturbance_date.tif", out["onset"], crs=grid.crs, transform=grid.transform,
+    write_geotiff(latest / "disturbance_date.tif", dist.onset, crs=grid.crs, transform=grid.transform,
                   tags=tags("disturbance_date.tif"))
     write_geotiff(root / "alerts.tif", stable, crs=grid.crs, transform=grid.transform,
                   tags={"DESCRIPTION": "stable alert number of each flagged pixel (M00001 -> 1), 0 = none"})
@@ -248,8 +229,8 @@ def _write_latest(root: Path, doc: dict, grid: Grid, out: dict, previous: np.nda
         "minewatch_version": __version__, "kind": "monitoring-state", "site": doc.get("site"),
         "start": doc["start"], "last_acquisition": monitored[-1]["date"] if monitored else None,
         "acquisitions": len(monitored),
-        "area_ha_by_level": {str(k): round(float((out["level"] == k).sum() * px_ha), 4) for k in (1, 2, 3)},
-        "retracted_px": int(out["retracted"].sum()),
+        "area_ha_by_level": {str(k): round(float((dist.level == k).sum() * px_ha), 4) for k in (1, 2, 3)},
+        "retracted_px": int(dist.retracted.sum()),
         "alerts": records,
     })
     (latest / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -280,7 +261,7 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
     t0 = time.perf_counter()
     state = Path(req.state)
     _check_new_state(state)
-    engine = engine or detector(req.params, req.backend)
+    engine = engine or detector(req.params)
     items = _items(req.catalog, req.until, req.acquisitions)
     where = str(req.catalog)
     history = [it for it in items if it.date < req.start]
@@ -299,7 +280,7 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
     doc = {"kind": "minewatch-monitoring-state", "version": STATE_VERSION, "state_id": uuid.uuid4().hex[:8],
            "catalog": str(Path(req.catalog).resolve()),
            "start": req.start.isoformat(), "grid": grid_to_json(grid), "tile_size": req.tile_size,
-           "params": req.params.as_dict(), "backend": req.backend, "bands": bands,
+           "params": req.params.as_dict(), "bands": bands,
            "licences": str(Path(req.licences).resolve()) if req.licences else None,
            "registry": req.registry, "site": req.site, "generation": 0, "next_alert": 1,
            "acquisitions": [{"id": it.id, "date": it.date.isoformat(), "day": it.day} for it in items],
@@ -309,7 +290,7 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
         folder = new_generation(state, create=True)
         try:
             root = folder.staging
-            out = _empty_outputs(grid)
+            dist = TileDisturbance.empty(grid.shape)
             tiles = list(grid.tiles(req.tile_size))
             for i, window in enumerate(tiles):
                 progress("initialising tiles", i, len(tiles))
@@ -327,11 +308,11 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
                 save_tile(root / "tiles" / f"{name}.npz", tile)
                 if monitored:
                     save_observations(root / "obs" / name / "0.npz", mon, [it.id for it in monitored])
-                _put(out, window, provisional)
+                _put(dist, window, provisional)
             progress("initialising tiles", len(tiles), len(tiles))
             doc["updates"].append({"generation": 0, "added": [it.id for it in monitored], "late": [],
                                    "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
-            summary = _write_latest(root, doc, grid, out, np.zeros(grid.shape, np.int32))
+            summary = _write_latest(root, doc, grid, dist, np.zeros(grid.shape, np.int32))
             write_state(root, doc)
             folder.publish()
         except BaseException:
@@ -356,7 +337,7 @@ def monitor_update(req: MonitorUpdateRequest, progress: Progress | None = None, 
     with locked(state):
         doc = read_state(state)
         params = DisturbanceParams.from_dict(doc["params"])
-        engine = engine or detector(params, doc.get("backend", "cpu"))
+        engine = engine or detector(params)
         grid = grid_from_json(doc["grid"])
         catalog = Path(req.catalog) if req.catalog is not None else Path(doc["catalog"])
         done = {a["id"] for a in doc["acquisitions"]}
@@ -391,7 +372,7 @@ def monitor_update(req: MonitorUpdateRequest, progress: Progress | None = None, 
         folder = new_generation(state, create=False)
         try:
             root = folder.staging
-            out = _empty_outputs(grid)
+            dist = TileDisturbance.empty(grid.shape)
             tiles = list(grid.tiles(int(doc["tile_size"])))
             for i, window in enumerate(tiles):
                 progress("updating tiles", i, len(tiles))
@@ -405,13 +386,13 @@ def monitor_update(req: MonitorUpdateRequest, progress: Progress | None = None, 
                     tile, provisional = advance(engine, tile, obs, days)
                 save_tile(root / "tiles" / f"{name}.npz", tile)
                 save_observations(root / "obs" / name / f"{generation}.npz", obs, [it.id for it in new])
-                _put(out, window, provisional)
+                _put(dist, window, provisional)
             progress("updating tiles", len(tiles), len(tiles))
             doc["acquisitions"] = acq
             doc["generation"] = generation
             doc["updates"].append({"generation": generation, "added": [it.id for it in new], "late": late,
                                    "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
-            summary = _write_latest(root, doc, grid, out, _previous_alerts(state, grid))
+            summary = _write_latest(root, doc, grid, dist, _previous_alerts(state, grid))
             write_state(root, doc)
             folder.publish()
         except BaseException:
