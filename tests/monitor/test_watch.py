@@ -4,6 +4,7 @@ exactly once (a receiver that fails twice is retried); run twice in a row it cha
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import shapely
@@ -98,3 +99,40 @@ def test_watch_needs_a_known_site(scene, acquisitions, n_history, tmp_path):
     assert main(["watch", "--state", str(state), "--registry", url]) == 2
     assert read_state(state)["generation"] == 0
     assert dt.date.fromisoformat(read_state(state)["start"]) == START
+
+
+def test_watch_fetches_from_a_stac_api(scene, oneshot, tmp_path, monkeypatch):
+    """A state built from fetched imagery; each watch fetches only the acquisitions after its last
+    one from a STAC API on loopback; the result equals the state built from the static catalog."""
+    import numpy as np
+    from conftest import rasters
+
+    from minewatch.imagery.fetch import fetch
+    from minewatch.testing.stac_archive import archive_from_catalog
+    from minewatch.testing.stac_server import LocalStacServer
+
+    monkeypatch.setenv("MINEWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    archive_from_catalog(scene.catalog, tmp_path / "archive")
+    items = open_catalog(scene.catalog)
+    dates = sorted({it.date for it in items if it.date >= START})
+    from rasterio.warp import transform_bounds
+
+    from minewatch.imagery.load import analysis_grid
+
+    grid = analysis_grid(items)
+    bbox = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds)
+    state = tmp_path / "state"
+    with LocalStacServer(tmp_path / "archive") as srv:
+        first = fetch(bbox, "2019-01-01", dates[8], tmp_path / "first", stac_url=srv.url)
+        monitor_init(MonitorInitRequest(state, Path(first.catalog), START, licences=scene.licences,
+                                        tile_size=TILE))
+        res = watch(WatchRequest(state, stac_url=srv.url, until=dates[15]))
+        assert res.fetched == 7 and res.update.added
+        res = watch(WatchRequest(state, stac_url=srv.url, until=dates[15]))
+        assert res.fetched == 0 and res.update.added == []
+        res = watch(WatchRequest(state, stac_url=srv.url, until=dates[-1]))
+        assert res.fetched == len(dates) - 16
+    got, ref = rasters(state / "latest"), rasters(oneshot / "latest")
+    assert np.array_equal(got["alert_level"], ref["alert_level"])
+    assert np.array_equal(got["disturbance_date"], ref["disturbance_date"])
+    assert len(list((tmp_path / "state.imagery").iterdir())) == 2  # the empty watch left no folder

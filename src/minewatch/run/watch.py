@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minewatch.errors import InputError
+from minewatch.errors import InputError, MinewatchWarning
 from minewatch.run.monitor import MonitorResult, MonitorUpdateRequest, monitor_update
 from minewatch.run.monitor_state import grid_from_json, read_state
 from minewatch.run.request import Progress, no_progress
@@ -69,8 +71,15 @@ def _fetch(req: WatchRequest, doc: dict, registry) -> Path | None:
     if first > end:
         return None
     target = Path(req.state).parent / f"{Path(req.state).name}.imagery" / first.isoformat()
-    report = fetch(tuple(box), first, end, target, collections=req.collections, stac_url=req.stac_url, dem=False)
-    return Path(report.catalog) if report.items else None
+    report = fetch(tuple(box), first, end, target, collections=req.collections, stac_url=req.stac_url, dem=False,
+                   refresh=True)  # a new acquisition may have appeared since the same search last ran
+    if not report.items:
+        shutil.rmtree(target, ignore_errors=True)
+        return None
+    if report.failed:
+        warnings.warn(MinewatchWarning(f"{len(report.failed)} acquisition(s) could not be fetched; the next "
+                                       f"watch tries them again"), stacklevel=2)
+    return Path(report.catalog)
 
 
 def alert_events(summary: dict, site: str | None, state_id: str):
