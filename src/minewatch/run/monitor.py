@@ -38,7 +38,7 @@ from minewatch.run.inputs import MASK_BANDS, REFLECTANCE_BANDS, REQUIRED_BANDS
 from minewatch.run.monitor_state import (STATE_VERSION, grid_from_json, grid_to_json, load_observations,
                                          load_tile_state, locked, new_generation, read_state, save_observations,
                                          save_tile, tile_name, write_state)
-from minewatch.run.monitor_tiles import PENDING, Engine, Observations, TileState, advance
+from minewatch.run.monitor_tiles import PENDING, TILE_BANDS, Engine, Observations, TileState, advance
 from minewatch.run.request import Progress, no_progress
 
 #: Raster descriptions of ``latest/``.
@@ -291,6 +291,7 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
         try:
             root = folder.staging
             dist = TileDisturbance.empty(grid.shape)
+            unsettled = 0
             tiles = list(grid.tiles(req.tile_size))
             for i, window in enumerate(tiles):
                 progress("initialising tiles", i, len(tiles))
@@ -298,10 +299,11 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
                 obs = Observations.from_tile(data, screening_hints(items, data), np.arange(len(items)))
                 status, cand = obs.screen(), obs.candidates()
                 hist = Observations(obs.bands[:nh], obs.hint[:nh], obs.ordinal[:nh])
-                stack = change_stack({b: hist.band(b) for b in ("blue", "green", "red", "nir", "swir16", "swir22")})
+                stack = change_stack({b: hist.band(b) for b in TILE_BANDS})
                 stack[~np.broadcast_to((status[:nh] == CLEAR)[:, None], stack.shape)] = np.nan
                 model = engine.fit(stack, days[:nh])
                 tail, _ = hist.last_candidates(cand[:nh], PENDING)
+                unsettled += int((cand[:nh].any(axis=0) & (cand[nh:].sum(axis=0) < PENDING)).sum())
                 mon = Observations(obs.bands[nh:], obs.hint[nh:], obs.ordinal[nh:])
                 tile, provisional = advance(engine, TileState(model, None, None, None, tail), mon, days, fresh=True)
                 name = tile_name(window)
@@ -320,6 +322,11 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
             raise
     notes = [f"{len(skipped)} band file(s) could not be used and were left out; the first: {skipped[0].href}: "
              f"{skipped[0].reason}"] if skipped else []
+    if unsettled:
+        notes.append(f"{unsettled} px have fewer than {PENDING} clear-looking monitored acquisitions yet: the "
+                     f"screening of their last history observations, fitted now, could still change with later "
+                     f"acquisitions, so a batch run can differ there (init with a few months of monitored "
+                     f"acquisitions to avoid it; docs/monitoring.md)")
     return MonitorResult(state, [it.id for it in monitored], [], False, len(monitored),
                          monitored[-1].date if monitored else None, summary, time.perf_counter() - t0, notes)
 

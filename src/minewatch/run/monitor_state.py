@@ -171,10 +171,9 @@ def locked(state: Path) -> Iterator[None]:
 
 
 def new_generation(state: Path, *, create: bool) -> RunFolder:
-    """A staging folder for the next generation of ``state`` (the archive hard-linked into it)."""
+    """A staging folder for the next generation of ``state`` (unless ``create``, the previous
+    generation's observation archive hard-linked into it)."""
     folder = RunFolder(state, owned=is_state_folder, what="a monitoring state", label="state")
-    if create and state.exists() and any(state.iterdir()):
-        raise InputError(f"state {state}: already exists", hint="give a new folder, or run: minewatch monitor update")
     staging = folder.open()
     if not create:
         for src in (state / "obs").rglob("*.npz"):
