@@ -106,3 +106,16 @@ def test_mistakes_are_one_line_errors(scene, tmp_path):
     assert main(["monitor", "init", str(tmp_path / "full"), "--catalog", str(scene.catalog),
                  "--start", dt.date(2020, 1, 1).isoformat()]) == 2
     assert (tmp_path / "full" / "x.txt").read_text() == "x"
+
+
+def test_init_from_history_only_then_one_by_one(scene, acquisitions, n_history, oneshot, tmp_path):
+    """A state built from the history alone: each pixel's last history observations are screened
+    without later neighbours, so their model is fitted again once they have them (OpenHistory)."""
+    state = tmp_path / "state"
+    res = _init(scene, state, acquisitions[:n_history])
+    assert res.added == [] and any("fewer than 3" in n for n in res.notes)
+    for k in range(n_history + 1, n_history + 7):
+        _update(state, acquisitions[:k])
+    _update(state, acquisitions)
+    assert agreement(rasters(state / "latest"), rasters(oneshot / "latest")) == \
+        {"alert_level": 1.0, "disturbance_date": 1.0}

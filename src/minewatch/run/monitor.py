@@ -38,7 +38,8 @@ from minewatch.run.inputs import MASK_BANDS, REFLECTANCE_BANDS, REQUIRED_BANDS
 from minewatch.run.monitor_state import (STATE_VERSION, grid_from_json, grid_to_json, load_observations,
                                          load_tile_state, locked, new_generation, read_state, save_observations,
                                          save_tile, tile_name, write_state)
-from minewatch.run.monitor_tiles import PENDING, TILE_BANDS, Engine, Observations, TileState, advance
+from minewatch.run.monitor_tiles import (BUFFER, PENDING, TILE_BANDS, Engine, Observations, OpenHistory, TileState,
+                                         advance)
 from minewatch.run.request import Progress, no_progress
 
 #: Raster descriptions of ``latest/``.
@@ -299,13 +300,19 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
                 obs = Observations.from_tile(data, screening_hints(items, data), np.arange(len(items)))
                 status, cand = obs.screen(), obs.candidates()
                 hist = Observations(obs.bands[:nh], obs.hint[:nh], obs.ordinal[:nh])
-                stack = change_stack({b: hist.band(b) for b in TILE_BANDS})
-                stack[~np.broadcast_to((status[:nh] == CLEAR)[:, None], stack.shape)] = np.nan
-                model = engine.fit(stack, days[:nh])
-                tail, _ = hist.last_candidates(cand[:nh], PENDING)
-                unsettled += int((cand[:nh].any(axis=0) & (cand[nh:].sum(axis=0) < PENDING)).sum())
+                indices = change_stack({b: hist.band(b) for b in TILE_BANDS})
+                clear = status[:nh] == CLEAR
+                model = engine.fit(np.where(clear[:, None], indices, np.nan).astype(np.float32), days[:nh])
+                tail, _ = hist.last_candidates(cand[:nh], BUFFER)
+                later = (np.cumsum(cand[::-1], axis=0)[::-1] - cand)[:nh]
+                open_px = np.flatnonzero((cand[:nh] & (later < PENDING)).any(axis=0))
+                r, c = np.unravel_index(open_px, cand.shape[1:])
+                history = OpenHistory(open_px, np.where(cand[:nh, None], indices, np.nan)[:, :, r, c].astype(np.float32),
+                                      clear[:, r, c])
+                unsettled += open_px.size
                 mon = Observations(obs.bands[nh:], obs.hint[nh:], obs.ordinal[nh:])
-                tile, provisional = advance(engine, TileState(model, None, None, None, tail), mon, days, fresh=True)
+                tile, provisional, _ = advance(engine, TileState(model, None, None, None, tail, history), mon, days,
+                                               nh, fresh=True)
                 name = tile_name(window)
                 save_tile(root / "tiles" / f"{name}.npz", tile)
                 if monitored:
@@ -323,10 +330,9 @@ def monitor_init(req: MonitorInitRequest, progress: Progress | None = None, *,
     notes = [f"{len(skipped)} band file(s) could not be used and were left out; the first: {skipped[0].href}: "
              f"{skipped[0].reason}"] if skipped else []
     if unsettled:
-        notes.append(f"{unsettled} px have fewer than {PENDING} clear-looking monitored acquisitions yet: the "
-                     f"screening of their last history observations, fitted now, could still change with later "
-                     f"acquisitions, so a batch run can differ there (init with a few months of monitored "
-                     f"acquisitions to avoid it; docs/monitoring.md)")
+        notes.append(f"{unsettled} px have fewer than {PENDING} clear-looking monitored acquisitions yet: their "
+                     f"history is kept in the state until they do (the screening of their last history "
+                     f"observations can still change, and their model with it; docs/monitoring.md)")
     return MonitorResult(state, [it.id for it in monitored], [], False, len(monitored),
                          monitored[-1].date if monitored else None, summary, time.perf_counter() - t0, notes)
 
@@ -375,6 +381,7 @@ def monitor_update(req: MonitorUpdateRequest, progress: Progress | None = None, 
         ordinal = {a["id"]: i for i, a in enumerate(acq)}
         days = np.array([a["day"] for a in acq], np.int64)
         bands = doc["bands"]
+        n_hist = sum(a["date"] < doc["start"] for a in acq)
         generation = int(doc["generation"]) + 1
         folder = new_generation(state, create=False)
         try:
@@ -387,10 +394,11 @@ def monitor_update(req: MonitorUpdateRequest, progress: Progress | None = None, 
                 tile = load_tile_state(state / "tiles" / f"{name}.npz")
                 data = load_tile(new, bands, grid, window, skipped=[])
                 obs = Observations.from_tile(data, screening_hints(new, data), np.array([ordinal[it.id] for it in new]))
-                if late:
-                    tile, provisional = _rescan(engine, tile, state / "obs" / name, obs, ordinal, days)
-                else:
-                    tile, provisional = advance(engine, tile, obs, days)
+                refit = True
+                if not late:
+                    tile, provisional, refit = advance(engine, tile, obs, days, n_hist)
+                if refit:  # a late acquisition, or a history model fitted again: scan from the history's end
+                    tile, provisional, _ = _rescan(engine, tile, state / "obs" / name, obs, ordinal, days, n_hist)
                 save_tile(root / "tiles" / f"{name}.npz", tile)
                 save_observations(root / "obs" / name / f"{generation}.npz", obs, [it.id for it in new])
                 _put(dist, window, provisional)
@@ -411,7 +419,7 @@ def monitor_update(req: MonitorUpdateRequest, progress: Progress | None = None, 
 
 
 def _rescan(engine: Engine, tile: TileState, archive: Path, new: Observations, ordinal: dict[str, int],
-            days: np.ndarray):
+            days: np.ndarray, n_hist: int):
     """Restart a tile's scan from the history's end over its archived and new observations."""
     bands, hint, ids = load_observations(archive) if archive.exists() else (None, None, [])
     if ids:
@@ -422,7 +430,7 @@ def _rescan(engine: Engine, tile: TileState, archive: Path, new: Observations, o
         allobs = new
     order = np.argsort(allobs.ordinal[:, 0, 0], kind="stable")
     allobs = Observations(allobs.bands[order], allobs.hint[order], allobs.ordinal[order])
-    return advance(engine, tile, allobs, days, fresh=True)
+    return advance(engine, tile, allobs, days, n_hist, fresh=True)
 
 
 # ------------------------------------------------------------------ status

@@ -35,7 +35,7 @@ from minewatch.atomic import atomic_path, write_text
 from minewatch.errors import InputError
 from minewatch.imagery.load import Grid
 from minewatch.run.folder import RunFolder
-from minewatch.run.monitor_tiles import Observations, TileState
+from minewatch.run.monitor_tiles import Observations, OpenHistory, TileState
 
 STATE_FILE = "state.json"
 STATE_VERSION = 1
@@ -121,14 +121,16 @@ def _obs(prefix: str, arrays) -> Observations:
 def save_tile(path: Path, tile: TileState) -> None:
     """Write a tile (whole file, atomically)."""
     arrays = {**pack("model", tile.model), **pack("carry", tile.carry), **_obs_arrays("buffer", tile.buffer),
-              **_obs_arrays("tail", tile.tail), "pending": tile.pending}
+              **_obs_arrays("tail", tile.tail), "pending": tile.pending, "open.index": tile.history.index,
+              "open.stack": tile.history.stack, "open.clear": tile.history.clear}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
 
 def load_tile_state(path: Path) -> TileState:
     with np.load(path, allow_pickle=False) as z:
-        return TileState(unpack("model", z), unpack("carry", z), _obs("buffer", z), z["pending"], _obs("tail", z))
+        return TileState(unpack("model", z), unpack("carry", z), _obs("buffer", z), z["pending"], _obs("tail", z),
+                         OpenHistory(z["open.index"], z["open.stack"], z["open.clear"]))
 
 
 def save_observations(path: Path, obs: Observations, ids: list[str]) -> None:

@@ -8,7 +8,8 @@ observation whose screening is *final*, and a small per-pixel buffer of raw obse
   3 after it; so a candidate's status is final once 3 later candidates exist, and may change
   until then;
 * the buffer keeps each pixel's last :data:`BUFFER` candidates (bands, hint, acquisition): the
-  3 latest, still *pending*, and the 3 before them, which the pending ones are compared with;
+  3 latest, still *pending*, the history's last 3 while theirs is not final either
+  (:class:`OpenHistory`), and the 3 before them, which they are compared with;
 * :func:`advance` screens buffer + new observations together (exactly what a batch screening of
   the whole series gives for them), scans what became final into the settled carry, and scans
   the pending rest on a copy of it: the *provisional* carry, the levels and dates shown now.
@@ -22,6 +23,7 @@ ordinal, so every pixel sees its own observations in date order, as in a batch r
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +35,9 @@ from minewatch.imagery.masks import CLEAR, screen_observations, screening_candid
 TILE_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
 #: Later candidates that make a candidate's screening final (the temporal test's reach).
 PENDING = 3
-#: Candidates kept per pixel: the pending ones and the ones they are compared with.
-BUFFER = 2 * PENDING
+#: Candidates kept per pixel: the pending ones (up to 3), a pixel's last history candidates while
+#: their screening is not final (up to 3, before them) and the 3 these are compared with.
+BUFFER = 3 * PENDING
 
 
 @dataclass
@@ -101,6 +104,25 @@ class Observations:
 
 
 @dataclass
+class OpenHistory:
+    """The history of the pixels whose last history candidates' screening is not final yet.
+
+    Their screening looks at up to 3 later candidates, which may be monitored acquisitions not
+    there at init. Until each such pixel has them, its history is kept so that, if the final
+    statuses differ from those the model was fitted with, the pixel is fitted again exactly as a
+    batch run fits it.
+    """
+
+    index: np.ndarray  #: (n,) int64 flat index of each open pixel in the tile
+    stack: np.ndarray  #: (T_hist, B, n) float32 change indices of the history candidates, NaN otherwise
+    clear: np.ndarray  #: (T_hist, n) bool: clear as the model was fitted
+
+    @classmethod
+    def none(cls, n_hist: int, bands: int) -> OpenHistory:
+        return cls(np.zeros(0, np.int64), np.zeros((n_hist, bands, 0), np.float32), np.zeros((n_hist, 0), bool))
+
+
+@dataclass
 class TileState:
     """What the monitoring state keeps of one tile (saved as ``tiles/t{row}_{col}.npz``)."""
 
@@ -108,7 +130,8 @@ class TileState:
     carry: object  #: the detector's carry over every observation whose screening is final
     buffer: Observations  #: each pixel's last :data:`BUFFER` candidates
     pending: np.ndarray  #: (BUFFER, h, w) bool: buffered candidates not yet in ``carry``
-    tail: Observations  #: the last :data:`PENDING` candidates of the history (a rescan's start)
+    tail: Observations  #: the last :data:`BUFFER` candidates of the history (a rescan's start)
+    history: OpenHistory  #: the history of pixels whose fit may still change
 
 
 @dataclass(frozen=True)
@@ -145,14 +168,59 @@ def _scan_rows(engine: Engine, model, carry, obs: Observations, feed: np.ndarray
     return engine.scan(model, stack, days[ords], carry)
 
 
-def advance(engine: Engine, tile: TileState, new: Observations, days: np.ndarray, *,
-            fresh: bool = False) -> tuple[TileState, object]:
+def _refit(engine: Engine, model, history: OpenHistory, which: np.ndarray, days: np.ndarray, shape):
+    """``model`` with the pixels ``which`` (of ``history``) fitted again on their clear history."""
+    sel = np.flatnonzero(which)
+    stack = np.where(history.clear[:, None, sel], history.stack[:, :, sel], np.nan).astype(np.float32)
+    fitted = engine.fit(stack[:, :, None, :], days)
+    rows, cols = np.unravel_index(history.index[sel], shape)
+    out = copy.deepcopy(model)
+    for f in dataclasses.fields(out):
+        arr = getattr(out, f.name)
+        if isinstance(arr, np.ndarray) and arr.shape[-2:] == tuple(shape):
+            arr[..., rows, cols] = getattr(fitted, f.name)[..., 0, :]
+    return out
+
+
+def _settle(engine: Engine, tile: TileState, seq: Observations, cand, status, final, days, n_hist: int):
+    """Open pixels whose history tail is now final: fit again those whose statuses changed.
+    Returns the model, the open history left, and whether any pixel was fitted again."""
+    hist = tile.history
+    if hist.index.size == 0:
+        return tile.model, hist, False
+    shape = cand.shape[1:]
+    rows, cols = np.unravel_index(hist.index, shape)
+    ords = seq.ordinal[:, rows, cols]
+    hist_cand = cand[:, rows, cols] & (ords >= 0) & (ords < n_hist)
+    # the last PENDING history candidates: the ones whose screening waited for monitored ones
+    tail = hist_cand & (np.cumsum(hist_cand[::-1], axis=0)[::-1] <= PENDING)
+    settled = ~(tail & ~final[:, rows, cols]).any(axis=0)
+    now_clear = status[:, rows, cols] == CLEAR
+    clear = hist.clear.copy()
+    changed = np.zeros(hist.index.size, bool)
+    for s in range(len(seq)):
+        k = np.flatnonzero(tail[s] & settled)
+        if k.size:
+            o, new = ords[s, k], now_clear[s, k]
+            diff = clear[o, k] != new
+            changed[k[diff]] = True
+            clear[o[diff], k[diff]] = new[diff]
+    history = OpenHistory(hist.index, hist.stack, clear)
+    model = _refit(engine, tile.model, history, changed, days[:n_hist], shape) if changed.any() else tile.model
+    keep = ~settled
+    return model, OpenHistory(hist.index[keep], hist.stack[:, :, keep], clear[:, keep]), bool(changed.any())
+
+
+def advance(engine: Engine, tile: TileState, new: Observations, days: np.ndarray, n_hist: int, *,
+            fresh: bool = False) -> tuple[TileState, object, bool]:
     """Add ``new`` (later than everything in ``tile``, date order) to ``tile``.
 
-    ``days`` maps acquisition ordinals to days since 1970-01-01. With ``fresh`` the tile
-    restarts from the history's end (its tail and the initial carry): ``new`` then holds every
-    monitored acquisition. Returns the new tile and the provisional carry (every observation,
-    the pending ones screened as far as the series goes now).
+    ``days`` maps acquisition ordinals to days since 1970-01-01 (the first ``n_hist`` are the
+    history). With ``fresh`` the tile restarts from the history's end (its tail and the initial
+    carry): ``new`` then holds every monitored acquisition. Returns the new tile, the provisional
+    carry (every observation, the pending ones screened as far as the series goes now), and
+    whether some pixel's history model was fitted again (:class:`OpenHistory`): then the carry
+    is stale and the caller restarts the tile's scan (``fresh``) over every monitored acquisition.
     """
     if fresh:
         h, w = tile.tail.hint.shape[1:]
@@ -166,6 +234,9 @@ def advance(engine: Engine, tile: TileState, new: Observations, days: np.ndarray
     status = seq.screen()
     later = np.cumsum(cand[::-1], axis=0)[::-1] - cand  # candidates after each row
     final = later >= PENDING
+    model, history, refitted = _settle(engine, tile, seq, cand, status, final, days, n_hist)
+    if refitted:
+        return TileState(model, tile.carry, tile.buffer, tile.pending, tile.tail, history), None, True
     unscanned = np.concatenate([pending, np.ones((len(new),) + cand.shape[1:], bool)])
     clear = cand & (status == CLEAR)
     carry = _scan_rows(engine, tile.model, carry, seq, unscanned & final & clear, days)
@@ -178,4 +249,4 @@ def advance(engine: Engine, tile: TileState, new: Observations, days: np.ndarray
         m = has[k]
         new_pending[k][m] = still[src[k][m], rows[m], cols[m]]
     provisional = _scan_rows(engine, tile.model, copy.deepcopy(carry), seq, still & clear, days)
-    return TileState(tile.model, carry, buffer, new_pending, tile.tail), provisional
+    return TileState(tile.model, carry, buffer, new_pending, tile.tail, history), provisional, False
