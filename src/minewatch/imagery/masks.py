@@ -201,11 +201,36 @@ def screen_observations(
 def screen_tile(items, data: dict[str, np.ndarray]) -> np.ndarray:
     """Screen a tile loaded by :func:`minewatch.imagery.load.load_tile` (``{band: (T, h, w)}``).
 
-    Combines the provider's hints (SCL, QA_PIXEL, a 0 in an item's ``datamask``) with
-    :func:`screen_observations`; a missing green band is replaced by blue in ``data``.
-    An observation missing any reflectance band that was loaded (NaN: no data, a band
-    the item lacks, a file left out or unreadable) is NODATA, never CLEAR.
+    Combines the provider's hints (:func:`screening_hints`) with :func:`screen_observations`;
+    a missing green band is replaced by blue in ``data``.
     Returns the per-observation status codes (T, h, w).
+    """
+    hint = screening_hints(items, data)
+    return screen_observations(data["blue"], data["green"], data["nir"], data["swir16"], hint)
+
+
+def screening_candidates(blue: np.ndarray, green: np.ndarray, nir: np.ndarray, swir16: np.ndarray,
+                         hint: np.ndarray) -> np.ndarray:
+    """Which observations the temporal test compares with each other (bool, same shape).
+
+    An observation is a candidate when the per-observation tests alone (no data, snow, bright
+    white) leave it clear; the temporal test of :func:`screen_observations` compares each
+    candidate with up to 3 candidates before and 3 after it. This is the same kernel run on
+    every observation alone, with the provider's cloud and shadow hints left out.
+    """
+    alone = np.where((hint == CLOUD) | (hint == SHADOW), 0, hint).astype(np.uint8).reshape(1, -1)
+    flat = lambda a: np.asarray(a, np.float32).reshape(1, -1)  # noqa: E731
+    status = screen_observations(flat(blue), flat(green), flat(nir), flat(swir16), alone)
+    return (status == CLEAR).reshape(np.shape(blue))
+
+
+def screening_hints(items, data: dict[str, np.ndarray]) -> np.ndarray:
+    """The per-observation hints of a tile (``{band: (T, h, w)}``) for :func:`screen_observations`.
+
+    From the provider's masks (SCL, QA_PIXEL, a 0 in an item's ``datamask``); an observation
+    missing any reflectance band that was loaded (NaN: no data, a band the item lacks, a file
+    left out or unreadable) is NODATA, never CLEAR. A missing green band is replaced by blue
+    in ``data``.
     """
     if "green" not in data:
         data["green"] = data["blue"]
@@ -220,4 +245,4 @@ def screen_tile(items, data: dict[str, np.ndarray]) -> np.ndarray:
     for band, values in data.items():
         if band not in CATEGORICAL:
             hint[np.isnan(values)] = NODATA
-    return screen_observations(data["blue"], data["green"], data["nir"], data["swir16"], hint)
+    return hint

@@ -152,6 +152,50 @@ class Monitoring:
             R.update_many(self.db, conn, t, updates)
         return ids
 
+    def record_alert_states(self, run_id: str, site_id: str | None, alerts: Sequence[dict]) -> list[dict]:
+        """Record the current state of alerts that keep their id from run to run (``watch``).
+
+        Unlike :meth:`record_alerts`, each alert's ``alert_id`` is stored as given (a monitoring
+        state's stable id): a known alert is updated in place (its triage kept), an unknown one
+        is stored as new. Only alerts whose level, retraction, dates, area or outline changed
+        are written; the caller records the run ``run_id`` when anything was. Returns one ``{alert_id, before, after}`` per alert written, ``before`` being
+        ``None`` for a new alert, else ``{level, retracted}`` as stored before.
+        """
+        t, tt = TABLES["alerts"], TABLES["alert_triage"]
+        rows = self._alert_rows(run_id, site_id, alerts)
+        for r in rows:
+            r["alert_id"] = r.pop("_given")
+        compared = ("level", "retracted", "first_seen", "confirmed_on", "onset_date", "area_ha")
+        now = R.now()
+        changes, new, updates = [], [], []
+        with self.db.write() as conn:
+            have = {r["alert_id"]: r for r in R.fetch_by(conn, t, "alert_id", [r["alert_id"] for r in rows])}
+            for r in rows:
+                old = have.get(r["alert_id"])
+                if old is None:
+                    new.append(r)
+                    changes.append({"alert_id": r["alert_id"], "before": None,
+                                    "after": {"level": r["level"], "retracted": r["retracted"]}})
+                    continue
+                same = all(old.get(k) == r.get(k) for k in compared) and (
+                    old.get("geom") is None if r["geom"] is None else
+                    old.get("geom") is not None and old["geom"].equals(r["geom"]))
+                if same:
+                    continue
+                updates.append((old["fid"], {k: v for k, v in r.items() if k not in ("alert_id", "extra")}))
+                changes.append({"alert_id": r["alert_id"],
+                                "before": {"level": old.get("level"), "retracted": old.get("retracted")},
+                                "after": {"level": r["level"], "retracted": r["retracted"]}})
+            for r in new:
+                r.update(triage_state="new", triage_by=f"run {run_id}", triage_at=now, triage_reason="detected")
+            R.insert_many(self.db, conn, t, new)
+            if new:
+                conn.execute(tt.insert(), [
+                    {"alert_id": r["alert_id"], "state": "new", "changed_by": f"run {run_id}",
+                     "changed_at": now, "reason": "detected"} for r in new])
+            R.update_many(self.db, conn, t, updates)
+        return changes
+
     def _match_alert(self, conn: sa.Connection, r: dict) -> tuple[int | None, str | None]:
         """A stored alert that ``r`` re-detects (same site and onset, IoU >= 0.5)."""
         t = TABLES["alerts"]

@@ -12,7 +12,7 @@ means adding ``SPEC_V2`` and a migration, never editing ``SPEC_V1``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import shapely
 import sqlalchemy as sa
@@ -248,6 +248,17 @@ NOTIFY_V1: tuple[TableSpec, ...] = (
 
 SPEC_V2: tuple[TableSpec, ...] = SPEC_V1 + NOTIFY_V1
 
+#: Columns added to ``alerts`` by revision 0003 (alert levels, docs/monitoring.md).
+ALERT_LEVEL_FIELDS: tuple[Field, ...] = (
+    F("level", "int", doc="1 possible, 2 probable, 3 confirmed (the last level of a retracted alert)"),
+    F("first_seen", "date", doc="acquisition on which the alert was first reported, at any level"),
+    F("confirmed_on", "date", doc="acquisition on which it reached confirmed"),
+    F("retracted", "bool", doc="withdrawn: its pixels returned to their history model"),
+)
+
+SPEC_V3: tuple[TableSpec, ...] = tuple(
+    replace(t, fields=t.fields + ALERT_LEVEL_FIELDS) if t.name == "alerts" else t for t in SPEC_V2)
+
 #: Tables added by revision 0004 (access and review, docs/api.md); frozen like SPEC_V1.
 ACCESS_V1: tuple[TableSpec, ...] = (
     TableSpec(
@@ -301,9 +312,9 @@ ACCESS_V1: tuple[TableSpec, ...] = (
     ),
 )
 
-SPEC_V3: tuple[TableSpec, ...] = SPEC_V2 + ACCESS_V1
+SPEC_V4: tuple[TableSpec, ...] = SPEC_V3 + ACCESS_V1
 
-CURRENT_SPEC = SPEC_V3
+CURRENT_SPEC = SPEC_V4
 SPECS: dict[str, TableSpec] = {t.name: t for t in CURRENT_SPEC}
 #: Import/export kinds: the user-facing name of each table.
 KIND_ALIASES = {"licences": "licence_versions", "licenses": "licence_versions",
@@ -421,7 +432,7 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.timezone.utc)
 
 
-def _column_type(f: Field):
+def column_type(f: Field):
     return {
         "text": sa.Text(),
         "int": sa.Integer(),
@@ -439,7 +450,7 @@ def build_metadata(spec: tuple[TableSpec, ...] = CURRENT_SPEC) -> sa.MetaData:
     for t in spec:
         cols: list = [sa.Column("fid", sa.Integer, primary_key=True, autoincrement=True)]
         for f in t.fields:
-            cols.append(sa.Column(f.name, _column_type(f), nullable=not (f.required)))
+            cols.append(sa.Column(f.name, column_type(f), nullable=not (f.required)))
         if t.geometry:
             cols.append(sa.Column("geom", Geometry(t.geometry), nullable=not t.geometry_required))
         args: list = [sa.UniqueConstraint(*t.key, name=f"uq_{t.name}_key")]

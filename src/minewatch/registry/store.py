@@ -208,6 +208,10 @@ class Registry:
     def run(self, run_id: str) -> dict:
         return self._records.get("monitoring_runs", run_id)
 
+    def record_alert_states(self, run_id: str, site_id: str | None, alerts: Sequence[dict]) -> list[dict]:
+        """Record alerts that keep their id across runs; see :meth:`Monitoring.record_alert_states`."""
+        return self._monitoring.record_alert_states(run_id, site_id, alerts)
+
     def record_alerts(self, run_id: str, alerts: Sequence[dict]) -> dict[str, str]:
         """Record a run's alerts; see :meth:`Monitoring.record_alerts`."""
         return self._monitoring.record_alerts(run_id, alerts)

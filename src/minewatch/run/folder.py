@@ -70,9 +70,13 @@ def _pid_alive(pid: int) -> bool:
 class RunFolder:
     """The output folder of a run and its staging folder (module docstring)."""
 
-    def __init__(self, out: str | Path) -> None:
+    def __init__(self, out: str | Path, *, owned=is_run_folder, what: str = "a minewatch run",
+                 label: str = "--out") -> None:
         self.final = Path(out)
         self.staging: Path | None = None
+        self.owned = owned  #: whether an existing folder is one this kind of folder may replace
+        self.what = what
+        self.label = label  #: how messages name the folder
 
     def check(self) -> None:
         """Raise :class:`InputError` if the run could not be published at ``OUT`` (before any work)."""
@@ -87,9 +91,9 @@ class RunFolder:
                     raise InputError(f"--out {out}: cannot write in {parent} (permission denied)",
                                      hint="choose a folder you can write to")
                 break
-        if out.is_dir() and any(out.iterdir()) and not is_run_folder(out):
-            raise InputError(f"--out {out}: the folder holds files that are not a minewatch run; a run "
-                             f"replaces its output folder as a whole", hint="give a new or empty folder")
+        if out.is_dir() and any(out.iterdir()) and not self.owned(out):
+            raise InputError(f"{self.label} {out}: the folder holds files that are not {self.what}, which is replaced "
+                             f"as a whole", hint="give a new or empty folder")
 
     def open(self) -> Path:
         """Create the staging folder (after removing those of killed runs) and return it."""

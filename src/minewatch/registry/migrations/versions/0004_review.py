@@ -4,7 +4,7 @@ Adds six tables; existing tables and rows are untouched. An alert without a revi
 ``new`` and unpublished.
 
 Revision ID: 0004
-Revises: 0002 (until 0003_alert_levels is merged; then 0003)
+Revises: 0003
 Create Date: 2026-12-03
 """
 
@@ -16,7 +16,7 @@ from minewatch.registry.ddl import create_spec_tables
 from minewatch.registry.schema import ACCESS_V1
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
