@@ -39,6 +39,7 @@ class Alert:
     licence_status_at_onset: str  #: active | expired | suspended | revoked | not_yet_valid | no_licence
     confidence: float  #: mean pixel confidence, 0..1
     geometry: shapely.Geometry = field(repr=False)  #: EPSG:4326
+    footprint_class: str | None = None  #: the footprint class it turned into (None: not classed mine)
 
     def properties(self) -> dict:
         """The alert's properties as summary.json and alerts.geojson list them (contract order)."""
@@ -46,6 +47,7 @@ class Alert:
             "area_by_year_ha": self.area_by_year_ha, "area_ha": self.area_ha, "n_pixels": self.n_pixels,
             "licence_id": self.licence_id, "licence_status_at_onset": self.licence_status_at_onset,
             "confidence": self.confidence, "alert_id": self.alert_id, "onset_date": self.onset_date.isoformat(),
+            "footprint_class": self.footprint_class,
         }
 
     def record(self) -> dict:
