@@ -93,3 +93,31 @@ def evaluate_footprint(result_dir: str | Path, truth_dir: str | Path) -> dict | 
     scores = score_footprint(np.stack([pred[y] for y in years]), np.stack([truth[y] for y in years]))
     scores["years"] = years
     return scores
+
+
+def evaluate_tailings_chips(folder: str | Path) -> dict:
+    """IoU of the RGB-only tailings rule (:func:`~minewatch.analysis.footprint.rgb.tailings_rgb`) on
+    chips ``img/img_N.tif`` (bands B2, B3, B4 reflectance) against ``mask/mask_N.tif`` (0/1)."""
+    import math
+
+    from minewatch.analysis.footprint.rgb import tailings_rgb
+
+    folder = Path(folder)
+    chips, inter, union = [], 0, 0
+    for img in sorted((folder / "img").glob("img_*.tif"), key=lambda p: int(p.stem.split("_")[1])):
+        with rasterio.open(img) as src:
+            rgb = src.read().astype(np.float32)
+            tr, crs, b = src.transform, src.crs, src.bounds
+        with rasterio.open(folder / "mask" / img.name.replace("img_", "mask_")) as src:
+            truth = src.read(1) > 0
+        if crs.is_geographic:
+            lat = math.radians(0.5 * (b.bottom + b.top))
+            pixel_m = math.sqrt(abs(tr.a) * 111_320.0 * math.cos(lat) * abs(tr.e) * 110_574.0)
+        else:
+            pixel_m = abs(tr.a)
+        pred = tailings_rgb(rgb[0], rgb[1], rgb[2], pixel_m)
+        i, u = int((pred & truth).sum()), int((pred | truth).sum())
+        inter, union = inter + i, union + u
+        chips.append({"chip": img.stem, "iou": i / u if u else None, "predicted_pixels": int(pred.sum()),
+                      "true_pixels": int(truth.sum())})
+    return {"chips": chips, "iou": inter / union if union else None}

@@ -42,7 +42,7 @@ class FootprintRules:
     fine_blue: float = 0.22  #: fine, bright deposits (tailings beach): blue at least this ...
     fine_iron: float = 1.5  #: ... and red / blue below this
     iron_dump: float = 1.75  #: red / blue at or above this: iron-stained spoil (waste dump / heap)
-    turbid_ndti: float = -0.12  #: water with NDTI above this is turbid (suspended fines)
+    turbid_ndti: float = -0.12  #: a pond whose median NDTI is above this is turbid (suspended fines)
     min_pond_ha: float = 0.1  #: smallest turbid pond that marks a tailings facility
     dam_m: float = 40.0  #: mine ground within this distance of a tailings surface is its dam
     pit_depth_m: float = 3.0  #: with a DEM, bare mine ground in a depression this deep is pit
@@ -63,14 +63,19 @@ def _reach(start: np.ndarray, through: np.ndarray, steps: int) -> np.ndarray:
     return ndimage.binary_dilation(start, _EIGHT, iterations=steps, mask=through) | start
 
 
-def _components_with(mask: np.ndarray, marker: np.ndarray, min_marker_px: int) -> np.ndarray:
-    """The 8-connected components of ``mask`` holding at least ``min_marker_px`` pixels of ``marker``."""
+def _turbid_ponds(mask: np.ndarray, wet: np.ndarray, ndti: np.ndarray, turbid: float, min_px: int) -> np.ndarray:
+    """Components of ``mask`` holding at least ``min_px`` wet pixels whose median NDTI is above ``turbid``."""
     labels, n = ndimage.label(mask, _EIGHT)
     if n == 0:
         return np.zeros(mask.shape, bool)
-    counts = np.bincount(labels[marker & mask], minlength=n + 1)
-    keep = counts >= max(min_marker_px, 1)
-    keep[0] = False
+    wet_labels = np.where(wet & mask, labels, 0)
+    counts = np.bincount(wet_labels.ravel(), minlength=n + 1)
+    idx = np.flatnonzero(counts >= min_px)
+    idx = idx[idx > 0]
+    keep = np.zeros(n + 1, bool)
+    if idx.size:
+        medians = np.asarray(ndimage.median(ndti, wet_labels, idx))
+        keep[idx[medians > turbid]] = True
     return keep[labels]
 
 
@@ -144,7 +149,6 @@ def classify_years(feat: np.ndarray, pixel_m: float, *, depth: np.ndarray | None
         cls = out[y]
         cls[surface[y] & first & ~m] = OTHER_BARE
         cls[water[y] & ~m] = OTHER_BARE
-        turbid = water[y] & (ndti[y] > r.turbid_ndti)
         cls[m & bare[y]] = PIT
         cls[m & bare[y] & (iron[y] >= r.iron_dump)] = DUMP
         if depth is not None:
@@ -153,8 +157,8 @@ def classify_years(feat: np.ndarray, pixel_m: float, *, depth: np.ndarray | None
         # tailings: fine bright deposits and turbid ponds together, around a pond of some size, with
         # the dam (mine ground next to them) and what they enclose
         fine = m & bare[y] & (blue[y] >= r.fine_blue) & (iron[y] < r.fine_iron)
-        facility = _components_with(fine | (turbid & m), turbid & m,
-                                    max(int(round(r.min_pond_ha / px_ha)), 1))
+        facility = _turbid_ponds(fine | (water[y] & m), water[y] & m, ndti[y], r.turbid_ndti,
+                                 max(int(round(r.min_pond_ha / px_ha)), 1))
         if facility.any():
             facility = ndimage.binary_fill_holes(facility)
             facility = _reach(facility, m, dam_steps)
