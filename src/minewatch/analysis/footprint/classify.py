@@ -167,11 +167,11 @@ def classify_years(feat: np.ndarray, pixel_m: float, *, depth: np.ndarray | None
         thin = m & ~ndimage.binary_opening(m, road_struct) & (cls != TAILINGS)
         cls[_drop_small(thin, r.road_min_px)] = ROADS
         cls[rehab[y]] = REHABILITATED
-    # 5. ground that turned late in a year (mine the next year, already bare at the year's end) is
-    #    counted from that year, in the class it turned into
+    # 5. ground that turned late in a year (not bare in the first year, mine the next year, already
+    #    bare at the year's end) is counted from that year, in the class it turned into
     last = _layer(feat, "ndvi_last")
     for y in range(Y - 2, -1, -1):
-        late = (~mine[y] & mine[y + 1] & ~rehab[y + 1] & assessed[y] & (last[y] < r.late_bare_ndvi)
+        late = (~mine[y] & mine[y + 1] & ~rehab[y + 1] & ~first & assessed[y] & (last[y] < r.late_bare_ndvi)
                 & np.isin(out[y + 1], MINE_CLASSES))
         out[y][late] = out[y + 1][late]
         mine[y] |= late
