@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -20,25 +21,38 @@ from minewatch.cli.progress import rich_progress
 def demo(
     out: Path = typer.Option(Path("minewatch-demo"), "--out", help="Folder for the scene and the results."),
     seed: int = typer.Option(7, "--seed", help="Random seed of the synthetic scene."),
+    scenario: str = typer.Option("default", "--scenario",
+                                 help="Landscape: default (steppe gold mine), tropical, arid or temperate."),
+    size: Optional[int] = typer.Option(None, "--size", help="Scene size in 10 m pixels (multiple of 4, >= 60; "
+                                       "default 400)."),
+    no_analyze: bool = typer.Option(False, "--no-analyze", help="Only generate the scene (no analysis)."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (headless Chromium)."),
     lang: str = typer.Option("en", "--lang", help="Report language: en or es."),
 ) -> None:
     """Generate a synthetic ~4 x 4 km mining area (Sentinel-2 L2A-like COGs, STAC catalog, licences,
-    receptors, DEM) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""
+    receptors, DEM, truth) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""
     from minewatch.demo.scene import generate_scene
     from minewatch.evaluation import evaluate_against_truth, evaluate_footprint
     from minewatch.run import EvidenceOptions, MonitoringRequest, Period, RunInputs, run_monitoring
     from minewatch.run.inputs import evidence_tools
 
+    from minewatch.demo import scenarios
+
+    scenarios.get(scenario)  # an unknown name fails before anything is written
     evidence = EvidenceOptions(pdf=pdf, lang=lang)
-    evidence_tools(evidence)  # a missing Chromium fails before the scene is made
     console = output.console(stderr=True)
+    if no_analyze:
+        console.print(f"generating the {scenario} demo scene (seed {seed}) in {out / 'scene'}")
+        scene = generate_scene(out / "scene", seed=seed, size_px=size, scenario=scenario, progress=True)
+        output.console().print(f"{scene.n_items} acquisitions written to {scene.catalog}; truth in {scene.truth_dir}")
+        return
+    evidence_tools(evidence)  # a missing Chromium fails before the scene is made
     # Compile the Numba kernels on the other core while this one writes the scene.
     warmup = subprocess.Popen([sys.executable, "-m", "minewatch.warmup"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        console.print(f"generating the demo scene (seed {seed}) in {out / 'scene'}")
-        scene = generate_scene(out / "scene", seed=seed, progress=True)
+        console.print(f"generating the {scenario} demo scene (seed {seed}) in {out / 'scene'}")
+        scene = generate_scene(out / "scene", seed=seed, size_px=size, scenario=scenario, progress=True)
         with console.status("compiling the analysis kernels"):
             warmup.wait()
     finally:

@@ -19,6 +19,26 @@ SITE_LAT = 49.94
 MAX_SHADOW_SHIFT_M = 2500.0
 
 
+@dataclass(frozen=True)
+class Climate:
+    """What the weather of a site draws from (the default scene's steppe values by default)."""
+
+    lat: float = SITE_LAT
+    p_cloudy: tuple[float, ...] = P_CLOUDY  # per month: a substantially cloudy date
+    p_overcast: float = 0.2  # share of cloudy dates fully overcast
+    haze_p: tuple[float, float] = (0.1, 0.25)  # haze probability: base, extra on cloudy dates
+    haze_range: tuple[float, float] = (0.02, 0.12)
+    #: month -> (probability of snow, intensity low, intensity high)
+    snow: tuple[tuple[int, float, float, float], ...] = (
+        (12, 0.85, 0.55, 1.0), (1, 0.85, 0.55, 1.0), (2, 0.85, 0.55, 1.0),
+        (11, 0.5, 0.1, 0.65), (3, 0.5, 0.1, 0.65), (4, 0.12, 0.0, 0.35), (10, 0.12, 0.0, 0.35))
+    wet_months: tuple[int, ...] = (3, 4)  # soil darker (moist) in these months
+    p_swath_cut: float = 0.07
+
+
+DEFAULT_CLIMATE = Climate()
+
+
 @dataclass
 class Weather:
     """Per-date random draws (all from ``rng([seed, 2, date ordinal])``)."""
@@ -35,29 +55,27 @@ class Weather:
     swath_cut: tuple[float, float, int] | None  # (x at top as fraction, slope, side)
 
 
-def draw_weather(rng: np.random.Generator, date: dt.date) -> Weather:
+def draw_weather(rng: np.random.Generator, date: dt.date, climate: Climate = DEFAULT_CLIMATE) -> Weather:
     """Draw the weather of one date."""
     m = date.month
     u = rng.random()
-    if u < P_CLOUDY[m - 1]:
-        cover = 1.0 if rng.random() < 0.2 else float(0.15 + 0.85 * rng.beta(1.3, 1.0))
+    if u < climate.p_cloudy[m - 1]:
+        cover = 1.0 if rng.random() < climate.p_overcast else float(0.15 + 0.85 * rng.beta(1.3, 1.0))
     elif rng.random() < 0.5:
         cover = float(rng.uniform(0.0, 0.08))
     else:
         cover = 0.0
-    haze = float(rng.uniform(0.02, 0.12)) if rng.random() < (0.1 + 0.25 * (cover > 0.1)) else 0.0
-    if m in (12, 1, 2):
-        snow = float(rng.uniform(0.55, 1.0)) if rng.random() < 0.85 else 0.0
-    elif m in (11, 3):
-        snow = float(rng.uniform(0.1, 0.65)) if rng.random() < 0.5 else 0.0
-    elif m in (4, 10):
-        snow = float(rng.uniform(0.0, 0.35)) if rng.random() < 0.12 else 0.0
-    else:
-        snow = 0.0
-    moist = 0.8 if m in (3, 4) else float(rng.uniform(0.85, 1.0))
-    zen, az = sun_position(date, SITE_LAT)
+    h0, h1 = climate.haze_p
+    haze = float(rng.uniform(*climate.haze_range)) if rng.random() < (h0 + h1 * (cover > 0.1)) else 0.0
+    snow = 0.0
+    for month, p_snow, lo, hi in climate.snow:
+        if month == m:
+            snow = float(rng.uniform(lo, hi)) if rng.random() < p_snow else 0.0
+            break
+    moist = 0.8 if m in climate.wet_months else float(rng.uniform(0.85, 1.0))
+    zen, az = sun_position(date, climate.lat)
     cut = None
-    if rng.random() < 0.07:
+    if rng.random() < climate.p_swath_cut:
         cut = (float(rng.uniform(0.1, 0.6)), float(math.tan(math.radians(rng.uniform(-12, 12)))), int(rng.integers(0, 2)))
     return Weather(cover, float(rng.uniform(600, 2500)), haze, snow, moist, zen, az,
                    float(rng.normal(1.0, 0.015)), rng.normal(0.0, 0.003, 10).astype(np.float32), cut)

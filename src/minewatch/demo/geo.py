@@ -46,32 +46,40 @@ def parse_date(value: str | dt.date) -> dt.date:
 
 @dataclass(frozen=True)
 class Grid:
-    """The 10 m analysis grid of the scene (``n`` x ``n`` pixels)."""
+    """The 10 m analysis grid of the scene (``n`` x ``n`` pixels) in a UTM zone."""
 
     n: int
+    epsg: int = EPSG
+    origin_x: float = ORIGIN_X  # west edge, metres (multiple of 20 m)
+    origin_y: float = ORIGIN_Y  # north edge, metres
 
     @property
     def crs(self) -> str:
-        return f"EPSG:{EPSG}"
+        return f"EPSG:{self.epsg}"
+
+    @property
+    def utm_zone(self) -> int:
+        return self.epsg % 100
 
     @property
     def transform(self) -> Affine:
-        return Affine(PIXEL_10M, 0.0, ORIGIN_X, 0.0, -PIXEL_10M, ORIGIN_Y)
+        return Affine(PIXEL_10M, 0.0, self.origin_x, 0.0, -PIXEL_10M, self.origin_y)
 
     @property
     def transform20(self) -> Affine:
-        return Affine(2 * PIXEL_10M, 0.0, ORIGIN_X, 0.0, -2 * PIXEL_10M, ORIGIN_Y)
+        return Affine(2 * PIXEL_10M, 0.0, self.origin_x, 0.0, -2 * PIXEL_10M, self.origin_y)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        return (ORIGIN_X, ORIGIN_Y - self.n * PIXEL_10M, ORIGIN_X + self.n * PIXEL_10M, ORIGIN_Y)
+        return (self.origin_x, self.origin_y - self.n * PIXEL_10M, self.origin_x + self.n * PIXEL_10M,
+                self.origin_y)
 
     def to_lonlat(self) -> Transformer:
-        return Transformer.from_crs(EPSG, 4326, always_xy=True)
+        return Transformer.from_crs(self.epsg, 4326, always_xy=True)
 
     def pixel_to_xy(self, col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates (col, row; continuous, 0 = edge) to UTM metres."""
-        return ORIGIN_X + np.asarray(col) * PIXEL_10M, ORIGIN_Y - np.asarray(row) * PIXEL_10M
+        return self.origin_x + np.asarray(col) * PIXEL_10M, self.origin_y - np.asarray(row) * PIXEL_10M
 
     def bbox_lonlat(self) -> list[float]:
         """WGS84 bounding box of the scene (densified edges), rounded to 1e-7 deg."""

@@ -20,19 +20,16 @@ import rasterio
 import shapely
 
 from minewatch.demo import layout as L
+from minewatch.demo import scenarios
 from minewatch.demo.atmosphere import (
-    apply_atmosphere, atmosphere, downsample_state, draw_weather, simulate_scl)
+    Climate, apply_atmosphere, atmosphere, downsample_state, draw_weather, simulate_scl)
 from minewatch.demo.geo import (
-    BASELINE_04_DATE, EPSG, Grid, acquisition_dates, mgrs_tile, parse_date)
+    BASELINE_04_DATE, Grid, acquisition_dates, mgrs_tile, parse_date)
 from minewatch.demo.noise import block_mean
 from minewatch.demo.spectra import BANDS, IDX10, IDX20
-from minewatch.demo.surface import SurfaceModel
-from minewatch.demo.truth import compute_truth
 from minewatch.errors import InputError
 
 COLLECTION_ID = "sentinel-2-l2a"
-MONITOR_START = "2020-01-01"
-MONITOR_END = "2024-12-31"
 NOISE_SIGMA = 0.006  # sensor noise, reflectance units
 MARKER = "scene.json"
 GENERATOR_VERSION = "1"
@@ -61,14 +58,16 @@ class DemoScene:
     truth_dir: Path
     crs: str
     n_items: int
-    monitor_start: str = MONITOR_START
-    monitor_end: str = MONITOR_END
+    monitor_start: str = "2020-01-01"
+    monitor_end: str = "2024-12-31"
+    scenario: str = "default"
 
 
-def _scene_paths(root: Path, crs: str, n_items: int) -> DemoScene:
+def _scene_paths(root: Path, crs: str, n_items: int, spec: scenarios.ScenarioSpec) -> DemoScene:
     return DemoScene(root=root, catalog=root / "catalog" / "catalog.json",
                      licences=root / "licences.geojson", receptors=root / "receptors.geojson",
-                     dem=root / "dem.tif", truth_dir=root / "truth", crs=crs, n_items=n_items)
+                     dem=root / "dem.tif", truth_dir=root / "truth", crs=crs, n_items=n_items,
+                     monitor_start=spec.monitor_start, monitor_end=spec.monitor_end, scenario=spec.name)
 
 
 def _check_args(seed: int, size_px: int, cadence_days: int, start: dt.date, end: dt.date) -> None:
@@ -99,9 +98,9 @@ def _prepare_out_dir(out_dir: Path) -> None:
                              hint="choose an empty or new directory")
 
 
-def _write_tif(path: Path, arr: np.ndarray, transform, nodata, cog: bool = True) -> None:
+def _write_tif(path: Path, arr: np.ndarray, transform, nodata, cog: bool = True, crs: str = "EPSG:32644") -> None:
     prof = dict(driver="COG" if cog else "GTiff", width=arr.shape[1], height=arr.shape[0], count=1,
-                dtype=arr.dtype.name, crs=f"EPSG:{EPSG}", transform=transform, nodata=nodata,
+                dtype=arr.dtype.name, crs=crs, transform=transform, nodata=nodata,
                 compress="deflate")
     if cog:
         prof.update(overviews="NONE", level=1, predictor=2 if arr.dtype.kind in "ui" else 3)
@@ -151,9 +150,10 @@ def _asset(key: str, band: str, res: int, shape: tuple[int, int], transform, off
                         roles=["data"], extra_fields=extra)
 
 
-def generate_scene(out_dir: Path, seed: int = 7, start: str = "2019-01-01", end: str = "2024-12-31",
-                   cadence_days: int = 10, size_px: int = 400, progress: bool = False) -> DemoScene:
-    """Generate the synthetic demo scene under ``out_dir``.
+def generate_scene(out_dir: Path, seed: int = 7, start: str | None = None, end: str | None = None,
+                   cadence_days: int | None = None, size_px: int | None = None, progress: bool = False,
+                   scenario: str = "default") -> DemoScene:
+    """Generate a synthetic demo scene under ``out_dir``.
 
     Parameters
     ----------
@@ -165,6 +165,9 @@ def generate_scene(out_dir: Path, seed: int = 7, start: str = "2019-01-01", end:
     size_px : scene size in 10 m pixels (multiple of 4, >= 60); the geography is
         scaled so reduced scenes keep every feature.
     progress : show a rich progress bar while writing items.
+    scenario : one of :data:`minewatch.demo.scenarios.NAMES`; ``start``, ``end``,
+        ``cadence_days`` and ``size_px`` default to the scenario's (default scenario:
+        2019-01-01..2024-12-31, every 10 days, 400 px).
 
     Returns
     -------
@@ -172,6 +175,11 @@ def generate_scene(out_dir: Path, seed: int = 7, start: str = "2019-01-01", end:
         Absolute paths of the catalog, licences, receptors, DEM and truth.
     """
     out_dir = Path(out_dir).absolute()
+    spec = scenarios.get(scenario)
+    start = spec.start if start is None else start
+    end = spec.end if end is None else end
+    cadence_days = spec.cadence_days if cadence_days is None else cadence_days
+    size_px = spec.size_px if size_px is None else size_px
     try:
         start_d, end_d = parse_date(start), parse_date(end)
     except ValueError as exc:
@@ -185,7 +193,7 @@ def generate_scene(out_dir: Path, seed: int = 7, start: str = "2019-01-01", end:
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        n_items = _generate_into(tmp, seed, start_d, end_d, cadence_days, size_px, progress)
+        n_items, crs = _generate_into(tmp, spec, seed, start_d, end_d, cadence_days, size_px, progress)
         if out_dir.exists():
             old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
             out_dir.rename(old)
@@ -196,29 +204,25 @@ def generate_scene(out_dir: Path, seed: int = 7, start: str = "2019-01-01", end:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _scene_paths(out_dir, f"EPSG:{EPSG}", n_items)
+    return _scene_paths(out_dir, crs, n_items, spec)
 
 
-def _generate_into(root: Path, seed: int, start: dt.date, end: dt.date, cadence: int, n: int,
-                   progress: bool) -> int:
-    grid = Grid(n)
-    lay = L.build_layout(grid, seed)
-    model = SurfaceModel(lay)
+def _generate_into(root: Path, spec: scenarios.ScenarioSpec, seed: int, start: dt.date, end: dt.date,
+                   cadence: int, n: int, progress: bool) -> tuple[int, str]:
+    lay, model = spec.build(n, seed)
+    grid = lay.grid
     (root / "truth").mkdir()
-    _write_tif(root / "dem.tif", lay.dem, grid.transform, -9999.0, cog=False)
+    _write_tif(root / "dem.tif", lay.dem, grid.transform, -9999.0, cog=False, crs=grid.crs)
     _write_vectors(root, lay)
-    _write_tif(root / "truth" / "onset_date.tif", lay.onset.astype(np.int32), grid.transform, None, cog=False)
-    _write_tif(root / "truth" / "mine_class.tif", lay.mine_class, grid.transform, None, cog=False)
+    _write_tif(root / "truth" / "onset_date.tif", lay.onset.astype(np.int32), grid.transform, None, cog=False,
+               crs=grid.crs)
+    _write_tif(root / "truth" / "mine_class.tif", lay.mine_class, grid.transform, None, cog=False, crs=grid.crs)
 
     dates = acquisition_dates(start, end, cadence)
-    tile = mgrs_tile(grid.bounds[0], grid.bounds[1])
+    tile = mgrs_tile(grid.bounds[0], grid.bounds[1], zone=grid.utm_zone, lat=spec.climate.lat)
     bbox = grid.bbox_lonlat()
     geom = {"type": "Polygon", "coordinates": [grid.footprint_lonlat()]}
-    catalog = pystac.Catalog(
-        id="minewatch-demo",
-        description="Synthetic Sentinel-2 L2A time series of a fictitious open-pit gold mine "
-                    "(generated by minewatch.demo; not real data).",
-        title="minewatch demo scene")
+    catalog = pystac.Catalog(id="minewatch-demo", description=spec.description, title="minewatch demo scene")
     col = pystac.Collection(
         id=COLLECTION_ID,
         description="Synthetic Sentinel-2 L2A surface reflectance in the layout of Earth Search v1.",
@@ -243,7 +247,8 @@ def _generate_into(root: Path, seed: int, start: dt.date, end: dt.date, cadence:
             task = bar.add_task("items", total=len(dates))
             advance = lambda: bar.advance(task)  # noqa: E731
         for i, date in enumerate(dates):
-            item, stats = _make_item(root, items_dir, lay, model, seed, i, date, tile, bbox, geom, noise_bank)
+            item, stats = _make_item(root, items_dir, lay, model, spec.climate, seed, i, date, tile, bbox, geom,
+                                     noise_bank)
             col.add_item(item)
             per_date.append(stats)
             if advance is not None:
@@ -251,26 +256,29 @@ def _generate_into(root: Path, seed: int, start: dt.date, end: dt.date, cadence:
     catalog.normalize_hrefs(str(root / "catalog"))
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
 
-    truth = compute_truth(root, lay, parse_date(MONITOR_START), parse_date(MONITOR_END), per_date)
+    truth = spec.write_truth(root, lay, start, end, parse_date(spec.monitor_start), parse_date(spec.monitor_end),
+                             per_date)
     (root / "truth" / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     meta = {"generator": "minewatch.demo.scene", "version": GENERATOR_VERSION, "seed": seed,
             "start": start.isoformat(), "end": end.isoformat(), "cadence_days": cadence, "size_px": n,
-            "crs": grid.crs, "n_items": len(dates), "monitor_start": MONITOR_START, "monitor_end": MONITOR_END,
-            "synthetic": True}
+            "crs": grid.crs, "n_items": len(dates), "monitor_start": spec.monitor_start,
+            "monitor_end": spec.monitor_end, "synthetic": True}
+    if spec.name != "default":  # the default scene's marker stays as it always was
+        meta["scenario"] = spec.name
     (root / MARKER).write_text(json.dumps(meta, indent=1) + "\n")
-    return len(dates)
+    return len(dates), grid.crs
 
 
 def _dt(d: dt.date, sec: int = 0) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day, 5, 1, 0, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=sec)
 
 
-def _make_item(root: Path, items_dir: Path, lay: L.Layout, model: SurfaceModel, seed: int, i: int,
+def _make_item(root: Path, items_dir: Path, lay, model, climate: Climate, seed: int, i: int,
                date: dt.date, tile: str, bbox, geom, noise_bank: np.ndarray) -> tuple[pystac.Item, dict]:
     grid = lay.grid
     n = grid.n
     rng = np.random.default_rng([seed, 2, date.toordinal()])
-    w = draw_weather(rng, date)
+    w = draw_weather(rng, date, climate)
     snow_noise = None
     if w.snow_intensity > 0:
         from minewatch.demo.noise import smooth_field
@@ -315,9 +323,9 @@ def _make_item(root: Path, items_dir: Path, lay: L.Layout, model: SurfaceModel, 
         else:
             arr, tr = dn20[j20], grid.transform20
             j20 += 1
-        _write_tif(d / f"{band}.tif", arr, tr, 0)
+        _write_tif(d / f"{band}.tif", arr, tr, 0, crs=grid.crs)
         assets[key] = _asset(key, band, res, arr.shape, tr, offset, common, wl)
-    _write_tif(d / "SCL.tif", scl, grid.transform20, 0)
+    _write_tif(d / "SCL.tif", scl, grid.transform20, 0, crs=grid.crs)
     tr20 = grid.transform20
     assets["scl"] = pystac.Asset(
         "./SCL.tif", title="Scene classification map (SCL)", media_type=pystac.MediaType.COG,
@@ -340,8 +348,8 @@ def _make_item(root: Path, items_dir: Path, lay: L.Layout, model: SurfaceModel, 
         "constellation": "sentinel-2",
         "instruments": ["msi"],
         "eo:cloud_cover": round(cloud_pct, 2),
-        "proj:epsg": EPSG,
-        "proj:code": f"EPSG:{EPSG}",
+        "proj:epsg": grid.epsg,
+        "proj:code": grid.crs,
         "mgrs:utm_zone": int(tile[:2]),
         "mgrs:latitude_band": tile[2],
         "mgrs:grid_square": tile[3:],

@@ -37,7 +37,7 @@ def licence_masks(licences_path: Path, crs: str, transform, n: int) -> list[tupl
     return out
 
 
-def _valid_on(props: dict, onset: np.ndarray) -> np.ndarray:
+def valid_on(props: dict, onset: np.ndarray) -> np.ndarray:
     """Pixels whose onset lies inside the licence validity (and the licence is active)."""
     if props.get("status") != "active":
         return np.zeros(onset.shape, bool)
@@ -49,53 +49,13 @@ def _valid_on(props: dict, onset: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _iso(d: int | None) -> str | None:
-    return None if d is None else from_days(int(d)).isoformat()
+def downstream_receptors(root: Path, lay, sources: np.ndarray) -> tuple[list[dict], list[dict], np.ndarray,
+                                                                       float, float]:
+    """Receptors of ``receptors.geojson`` a D8 path from any ``sources`` pixel passes (over ``dem.tif``).
 
-
-def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end: dt.date,
-                  per_date: list[dict]) -> dict:
-    """Compute ``truth.json`` content from the files under ``root`` and the mine plan."""
+    Returns (downstream, not downstream, raw DEM, cell size m, snap radius m).
+    """
     n = lay.n
-    px_ha = (lay.grid.transform.a ** 2) / 10_000.0
-    with rasterio.open(root / "truth" / "onset_date.tif") as src:
-        onset = src.read(1)
-    with rasterio.open(root / "truth" / "mine_class.tif") as src:
-        mclass = src.read(1)
-    ms, me = days(monitor_start), days(monitor_end)
-    new = (onset >= ms) & (onset <= me)
-    lic = licence_masks(root / "licences.geojson", lay.grid.crs, lay.grid.transform, n)
-    covered = np.zeros((n, n), bool)
-    for props, mask in lic:
-        covered |= mask & _valid_on(props, onset)
-    outside = new & ~covered
-
-    per_licence = []
-    for props, mask in lic:
-        inside_new = new & mask
-        entry = {
-            "licence_id": props["licence_id"], "status": props["status"],
-            "valid_from": props["valid_from"], "valid_to": props["valid_to"],
-            "area_ha": round(float(mask.sum() * px_ha), 2),
-            "new_disturbance_ha": round(float(inside_new.sum() * px_ha), 2),
-            "new_disturbance_licensed_ha": round(float((inside_new & _valid_on(props, onset)).sum() * px_ha), 2),
-        }
-        if props.get("valid_to"):
-            after = inside_new & (onset > days(dt.date.fromisoformat(props["valid_to"])))
-            entry["new_disturbance_after_valid_to_ha"] = round(float(after.sum() * px_ha), 2)
-            entry["first_onset_after_valid_to"] = _iso(onset[after].min()) if after.any() else None
-        per_licence.append(entry)
-
-    kind = lay.kind
-    main = np.isin(kind, (L.K_PIT, L.K_DUMP, L.K_TAIL)) & new
-    main_out = main & outside
-    lic_a = next(m for p, m in lic if p["licence_id"] == "ML-0147")
-    exp_b_props, lic_b = next((p, m) for p, m in lic if p["licence_id"] == "ML-0093")
-    b_after = new & lic_b & (onset > days(dt.date.fromisoformat(exp_b_props["valid_to"])))
-    dump_out = new & (kind == L.K_DUMP) & ~lic_a & ~lic_b
-    unl = kind == L.K_UNLIC
-
-    # --- downstream receptors by D8 over dem.tif --------------------------------------
     with rasterio.open(root / "dem.tif") as src:
         dem = src.read(1).astype(np.float64)
         cell = float(src.transform.a)
@@ -103,7 +63,6 @@ def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end
     rec = hydro.d8_receivers(zf, cell)
     order = hydro.flow_order(zf)
     acc = hydro.accumulation(rec, order).reshape(dem.shape)
-    sources = (onset > 0) & (onset <= me)
     dist = hydro.distance_from_sources(rec, order, sources, dem.shape, cell)
     snap_m = SNAP_RADIUS_M * lay.k
     rows, cols = np.mgrid[0:n, 0:n]
@@ -130,6 +89,57 @@ def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end
             down.append(info)
         else:
             not_down.append(info)
+    return down, not_down, dem, cell, snap_m
+
+
+def _iso(d: int | None) -> str | None:
+    return None if d is None else from_days(int(d)).isoformat()
+
+
+def compute_truth(root: Path, lay: L.Layout, monitor_start: dt.date, monitor_end: dt.date,
+                  per_date: list[dict]) -> dict:
+    """Compute ``truth.json`` content from the files under ``root`` and the mine plan."""
+    n = lay.n
+    px_ha = (lay.grid.transform.a ** 2) / 10_000.0
+    with rasterio.open(root / "truth" / "onset_date.tif") as src:
+        onset = src.read(1)
+    with rasterio.open(root / "truth" / "mine_class.tif") as src:
+        mclass = src.read(1)
+    ms, me = days(monitor_start), days(monitor_end)
+    new = (onset >= ms) & (onset <= me)
+    lic = licence_masks(root / "licences.geojson", lay.grid.crs, lay.grid.transform, n)
+    covered = np.zeros((n, n), bool)
+    for props, mask in lic:
+        covered |= mask & valid_on(props, onset)
+    outside = new & ~covered
+
+    per_licence = []
+    for props, mask in lic:
+        inside_new = new & mask
+        entry = {
+            "licence_id": props["licence_id"], "status": props["status"],
+            "valid_from": props["valid_from"], "valid_to": props["valid_to"],
+            "area_ha": round(float(mask.sum() * px_ha), 2),
+            "new_disturbance_ha": round(float(inside_new.sum() * px_ha), 2),
+            "new_disturbance_licensed_ha": round(float((inside_new & valid_on(props, onset)).sum() * px_ha), 2),
+        }
+        if props.get("valid_to"):
+            after = inside_new & (onset > days(dt.date.fromisoformat(props["valid_to"])))
+            entry["new_disturbance_after_valid_to_ha"] = round(float(after.sum() * px_ha), 2)
+            entry["first_onset_after_valid_to"] = _iso(onset[after].min()) if after.any() else None
+        per_licence.append(entry)
+
+    kind = lay.kind
+    main = np.isin(kind, (L.K_PIT, L.K_DUMP, L.K_TAIL)) & new
+    main_out = main & outside
+    lic_a = next(m for p, m in lic if p["licence_id"] == "ML-0147")
+    exp_b_props, lic_b = next((p, m) for p, m in lic if p["licence_id"] == "ML-0093")
+    b_after = new & lic_b & (onset > days(dt.date.fromisoformat(exp_b_props["valid_to"])))
+    dump_out = new & (kind == L.K_DUMP) & ~lic_a & ~lic_b
+    unl = kind == L.K_UNLIC
+
+    sources = (onset > 0) & (onset <= me)
+    down, not_down, dem, cell, snap_m = downstream_receptors(root, lay, sources)
     raw_pits = _count_pits(dem)
 
     cloud = np.array([p["cloud_pct"] for p in per_date])
