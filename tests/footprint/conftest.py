@@ -4,14 +4,10 @@ full-size demo on a seed the rules were not developed on (accuracy floors)."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from minewatch.cli.main import main
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")
