@@ -21,8 +21,6 @@ and, over the whole year:
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from minewatch.analysis.indices import mndwi, ndvi, ndwi
@@ -37,10 +35,24 @@ LAST_N = 2
 LATE_FROM_MONTH = 7
 
 
-def _nanreduce(fn, values: np.ndarray, **kw) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return fn(values, axis=0, **kw).astype(np.float32)
+def _quantile(values: np.ndarray, use: np.ndarray, q: float) -> np.ndarray:
+    """Per pixel, the ``q`` quantile (linear, as ``np.nanquantile``) of ``values[use]`` along axis 0.
+
+    Sorting once with the unused values pushed to the end is many times faster than
+    ``np.nanmedian`` / ``np.nanpercentile`` on a ``(T, h, w)`` stack; NaN where nothing is used.
+    """
+    use = use & np.isfinite(values)
+    n = use.sum(axis=0)
+    ranked = np.sort(np.where(use, values, np.inf), axis=0)
+    pos = q * np.maximum(n - 1, 0)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    a = np.take_along_axis(ranked, lo[None], axis=0)[0]
+    b = np.take_along_axis(ranked, hi[None], axis=0)[0]
+    with np.errstate(invalid="ignore"):
+        out = a + (b - a) * (pos - lo)
+    out = np.where(pos == lo, a, out)  # an exact rank (or one value): no inf - inf
+    return np.where(n > 0, out, np.nan).astype(np.float32)
 
 
 def year_features(data: dict[str, np.ndarray], clear: np.ndarray, years_of_items: np.ndarray,
@@ -80,9 +92,9 @@ def year_features(data: dict[str, np.ndarray], clear: np.ndarray, years_of_items
         # per pixel: the late half where it has a clear observation there, else the whole year
         use = c & np.where(late[None], (months_of_items[idx] >= LATE_FROM_MONTH)[:, None, None], True)
         for b, name in enumerate(BANDS):
-            out[k, b] = _nanreduce(np.nanmedian, np.where(use, bands[name][idx], np.nan))
+            out[k, b] = _quantile(bands[name][idx], use, 0.5)
         nd = ndvi(bands["red"][idx], bands["nir"][idx])
-        out[k, FEATURES.index("ndvi_p90")] = _nanreduce(np.nanpercentile, np.where(use, nd, np.nan), q=90)
+        out[k, FEATURES.index("ndvi_p90")] = _quantile(nd, use, 0.9)
         wet = (ndwi(green[idx], bands["nir"][idx]) > 0) | (mndwi(green[idx], swir16[idx]) > 0)
         n_use = use.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -90,6 +102,6 @@ def year_features(data: dict[str, np.ndarray], clear: np.ndarray, years_of_items
         # the last LAST_N clear observations of the year: rank clear observations from the end
         rank = np.cumsum(c[::-1], axis=0)[::-1]
         last = c & (rank <= LAST_N)
-        out[k, FEATURES.index("ndvi_last")] = _nanreduce(np.nanmedian, np.where(last, nd, np.nan))
+        out[k, FEATURES.index("ndvi_last")] = _quantile(nd, last, 0.5)
         out[k, FEATURES.index("n_clear")] = n_clear
     return out
