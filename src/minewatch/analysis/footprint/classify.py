@@ -47,6 +47,7 @@ class FootprintRules:
     dam_m: float = 40.0  #: mine ground within this distance of a tailings surface is its dam
     pit_depth_m: float = 3.0  #: with a DEM, bare mine ground in a depression this deep is pit
     road_min_px: int = 10  #: thin (<= 2 px wide) mine ground in pieces at least this long: roads
+    road_gap_m: float = 60.0  #: thin bare lines that come this close to mine ground (any year) are its roads
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +142,9 @@ def classify_years(feat: np.ndarray, pixel_m: float, *, depth: np.ndarray | None
     rehab = np.zeros_like(mine)
     rehab[1:] = was_mine[:-1] & veg[1:]
 
+    ever = mine.any(axis=0)
+    near_mine = ndimage.binary_dilation(ever, _EIGHT, iterations=max(int(round(r.road_gap_m / pixel_m)), 1)) \
+        if ever.any() else ever
     out = np.zeros(surface.shape, np.uint8)
     dam_steps = max(int(round(r.dam_m / pixel_m)), 1)
     road_struct = _EIGHT
@@ -166,6 +170,13 @@ def classify_years(feat: np.ndarray, pixel_m: float, *, depth: np.ndarray | None
         # roads and pads: thin mine ground (at most two pixels across) in long enough pieces
         thin = m & ~ndimage.binary_opening(m, road_struct) & (cls != TAILINGS)
         cls[_drop_small(thin, r.road_min_px)] = ROADS
+        # and thin bare lines outside the footprint that lead to it (haul and access roads)
+        lines = bare[y] & ~m & ~ndimage.binary_opening(bare[y], road_struct)
+        lines = _drop_small(lines, r.road_min_px)
+        if lines.any():
+            labels, n = ndimage.label(lines, _EIGHT)
+            touch = np.unique(labels[lines & near_mine])
+            cls[np.isin(labels, touch[touch > 0])] = ROADS
         cls[rehab[y]] = REHABILITATED
     # 5. ground that turned late in a year (not bare in the first year, mine the next year, already
     #    bare at the year's end) is counted from that year, in the class it turned into
