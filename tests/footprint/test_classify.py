@@ -89,3 +89,16 @@ def test_rehabilitated_late_turn_roads_and_not_assessed():
     assert (c[0, 50:60, 50:60] == NOT_MINE).all()
     assert (c[1, 35:48, 20:22] == ROADS).all()
     assert (c[2, 70:80, 70:80] == NOT_ASSESSED).all()
+
+
+def test_a_pit_in_bare_land_is_found_by_its_depression_on_the_dem():
+    f = scene(2)
+    paint(f, slice(None), (slice(None), slice(None)), OUTCROP)  # a desert: bare before the series
+    paint(f, slice(None), (slice(20, 40), slice(20, 40)), ROCK)
+    depth = np.zeros((80, 80), np.float32)
+    depth[20:40, 20:40] = 8.0
+    depth[18:42, 18:42] = np.maximum(depth[18:42, 18:42], 0.5)  # the rim: shallow, not taken in
+    assert (classify_years(f, 10.0)[:, 20:40, 20:40] == OTHER_BARE).all()
+    c = classify_years(f, 10.0, depth=depth)
+    assert (c[:, 20:40, 20:40] == PIT).all()
+    assert (c[:, 18, :] == OTHER_BARE).all() and (c[:, 60:, 60:] == OTHER_BARE).all()

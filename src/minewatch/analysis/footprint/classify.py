@@ -46,6 +46,7 @@ class FootprintRules:
     min_pond_ha: float = 0.1  #: smallest turbid pond that marks a tailings facility
     dam_m: float = 40.0  #: mine ground within this distance of a tailings surface is its dam
     pit_depth_m: float = 3.0  #: with a DEM, bare mine ground in a depression this deep is pit
+    pit_rim_m: float = 1.0  #: a pit found by its depression takes in the bare ground this deep or more
     road_min_px: int = 10  #: thin (<= 2 px wide) mine ground in pieces at least this long: roads
     road_gap_m: float = 60.0  #: thin bare lines that come this close to mine ground (any year) are its roads
 
@@ -129,10 +130,19 @@ def classify_years(feat: np.ndarray, pixel_m: float, *, depth: np.ndarray | None
     steps = max(int(round(r.join_m / pixel_m)), 1)
     mine = np.zeros_like(surface)
     seen = np.zeros_like(first)
+    pits = np.zeros_like(first)
+    if depth is not None:  # with a DEM: bare mineral ground deep in a closed depression is a pit
+        with np.errstate(invalid="ignore"):
+            hollow = depth >= r.pit_depth_m
+        pits = _drop_small(hollow & bare.all(axis=0) & (blue >= r.seed_blue).all(axis=0),
+                           max(int(round(r.min_seed_ha / px_ha)), 1))
     for y in range(Y):
         seen |= turned[y]
         start = ndimage.binary_dilation(seen, _EIGHT) & surface[y]
         mine[y] = _reach(start, surface[y], steps)
+        if pits.any():  # the depression's own bare ground (not beyond its rim)
+            with np.errstate(invalid="ignore"):
+                mine[y] |= _reach(pits & surface[y], surface[y] & (depth >= r.pit_rim_m), steps)
     # 3. mining older than the series: ground bare from the first year that the footprint takes in
     #    later stays mine back to the first year while it stays bare
     for y in range(Y - 2, -1, -1):
