@@ -110,3 +110,75 @@ def evaluate_events(result_dir: str | Path, truth_dir: str | Path, found_share: 
         "not_mining_events_flagged": sum(r["found"] for r in other),
         "events": rows,
     }
+#: The footprint classes scored per class, and the "not mine" truth classes checked for false mine.
+SCORED_CLASSES = {1: "open pit", 2: "waste dump / heap", 3: "tailings", 4: "mine water", 5: "roads and pads",
+                  6: "rehabilitated"}
+NOT_MINE_TRUTH = 7  # other bare / natural water (present before mining, outside its footprint)
+
+
+def score_footprint(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """Per-class F1 of footprint codes ``(years, h, w)`` against truth codes (255 in either: not scored),
+    and the share of truth "other bare / natural water" pixels classed as not mine (0 or 7)."""
+    ok = (pred != 255) & (truth != 255)
+    out: dict = {"per_class": {}}
+    for code, name in SCORED_CLASSES.items():
+        t, p = (truth == code) & ok, (pred == code) & ok
+        if not t.any() and not p.any():
+            continue
+        tp = int((t & p).sum())
+        precision = tp / max(int(p.sum()), 1)
+        recall = tp / max(int(t.sum()), 1)
+        out["per_class"][name] = {"f1": 2 * precision * recall / max(precision + recall, 1e-12),
+                                  "precision": precision, "recall": recall, "true_pixels": int(t.sum()),
+                                  "predicted_pixels": int(p.sum())}
+    natural = (truth == NOT_MINE_TRUTH) & ok
+    out["natural_not_mine_share"] = float(np.isin(pred[natural], (0, NOT_MINE_TRUTH)).mean()) if natural.any() \
+        else None
+    out["natural_pixels"] = int(natural.sum())
+    return out
+
+
+def evaluate_footprint(result_dir: str | Path, truth_dir: str | Path) -> dict | None:
+    """:func:`score_footprint` of ``result_dir/footprint_class.tif`` against ``truth_dir/footprint_class.tif``,
+    bands matched by their year (``None`` when the truth folder has no class truth)."""
+    truth_path = Path(truth_dir) / "footprint_class.tif"
+    if not truth_path.exists():
+        return None
+    with rasterio.open(Path(result_dir) / "footprint_class.tif") as src:
+        pred = {d: src.read(i + 1) for i, d in enumerate(src.descriptions)}
+    with rasterio.open(truth_path) as src:
+        truth = {d: src.read(i + 1) for i, d in enumerate(src.descriptions)}
+    years = [y for y in pred if y in truth]
+    if not years:
+        return None
+    scores = score_footprint(np.stack([pred[y] for y in years]), np.stack([truth[y] for y in years]))
+    scores["years"] = years
+    return scores
+
+
+def evaluate_tailings_chips(folder: str | Path) -> dict:
+    """IoU of the RGB-only tailings rule (:func:`~minewatch.analysis.footprint.rgb.tailings_rgb`) on
+    chips ``img/img_N.tif`` (bands B2, B3, B4 reflectance) against ``mask/mask_N.tif`` (0/1)."""
+    import math
+
+    from minewatch.analysis.footprint.rgb import tailings_rgb
+
+    folder = Path(folder)
+    chips, inter, union = [], 0, 0
+    for img in sorted((folder / "img").glob("img_*.tif"), key=lambda p: int(p.stem.split("_")[1])):
+        with rasterio.open(img) as src:
+            rgb = src.read().astype(np.float32)
+            tr, crs, b = src.transform, src.crs, src.bounds
+        with rasterio.open(folder / "mask" / img.name.replace("img_", "mask_")) as src:
+            truth = src.read(1) > 0
+        if crs.is_geographic:
+            lat = math.radians(0.5 * (b.bottom + b.top))
+            pixel_m = math.sqrt(abs(tr.a) * 111_320.0 * math.cos(lat) * abs(tr.e) * 110_574.0)
+        else:
+            pixel_m = abs(tr.a)
+        pred = tailings_rgb(rgb[0], rgb[1], rgb[2], pixel_m)
+        i, u = int((pred & truth).sum()), int((pred | truth).sum())
+        inter, union = inter + i, union + u
+        chips.append({"chip": img.stem, "iou": i / u if u else None, "predicted_pixels": int(pred.sum()),
+                      "true_pixels": int(truth.sum())})
+    return {"chips": chips, "iou": inter / union if union else None}

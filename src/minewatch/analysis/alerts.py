@@ -47,6 +47,7 @@ class Alert:
     confirmed_on: dt.date | None = None  #: acquisition on which it first reached confirmed
     retracted: bool = False  #: every pixel fell back to its history model
     area_by_level_ha: dict[str, float] = field(default_factory=dict)  #: possible/probable/confirmed/retracted
+    footprint_class: str | None = None  #: the footprint class it turned into (None: not classed mine)
 
     @property
     def level_name(self) -> str:
@@ -62,6 +63,7 @@ class Alert:
             "first_seen": self.first_seen.isoformat() if self.first_seen else None,
             "confirmed_on": self.confirmed_on.isoformat() if self.confirmed_on else None,
             "retracted": self.retracted, "area_by_level_ha": self.area_by_level_ha,
+            "footprint_class": self.footprint_class,
         }
 
     def record(self) -> dict:

@@ -37,7 +37,7 @@ def demo(
     """Generate a synthetic ~4 x 4 km mining area (Sentinel-2 L2A-like COGs, STAC catalog, licences,
     receptors, DEM, truth) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""
     from minewatch.demo.scene import generate_scene
-    from minewatch.evaluation import evaluate_against_truth, evaluate_events
+    from minewatch.evaluation import evaluate_against_truth, evaluate_events, evaluate_footprint
     from minewatch.run import EvidenceOptions, MonitoringRequest, Period, RunInputs, run_monitoring
     from minewatch.run.inputs import evidence_tools
 
@@ -76,6 +76,8 @@ def demo(
     print_summary(result.summary, req.out, stdout)
     scores = evaluate_against_truth(req.out, scene.truth_dir)
     scores["events"] = ev = evaluate_events(req.out, scene.truth_dir)
+    classes = evaluate_footprint(req.out, scene.truth_dir)
+    scores["footprint"] = classes
     (req.out / "accuracy.json").write_text(json.dumps(scores, indent=2))
     stdout.print(
         f"accuracy against the scene's truth: pixel F1 {scores['f1']:.3f} (precision {scores['precision']:.3f}, "
@@ -92,5 +94,13 @@ def demo(
     registry = out / "registry.gpkg"
     record_in_registry(registry, req.out, site_id="demo", site_name="minewatch demo",
                        licences=scene.licences, receptors=scene.receptors)
+    if classes is None:
+        stdout.print("footprint classes: the scene has no class truth (truth/footprint_class.tif) to score them")
+    else:
+        per = ", ".join(f"{name} {c['f1']:.2f}" for name, c in classes["per_class"].items())
+        nat = classes["natural_not_mine_share"]
+        stdout.print(f"footprint classes against the scene's truth ({len(classes['years'])} years): F1 {per}; "
+                     + (f"natural bare ground and water classed not mine: {100 * nat:.1f} %" if nat is not None
+                        else "no natural bare ground or water in the truth"))
     stdout.print(f"open the report: {(req.out / 'report.html').resolve()}")
     stdout.print(f"recorded in the registry {registry}: minewatch serve --registry {registry}")

@@ -369,3 +369,52 @@ def updown_chart(per_date: list[dict], values: list[str]) -> bytes | None:
     fig.savefig(buf, dpi=100, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+#: Colours of the footprint classes (codes of the shared legend; 255 not assessed).
+FOOTPRINT_COLOURS = {0: "#f4f1e4", 1: "#b2182b", 2: "#8c510a", 3: "#c2a5cf", 4: "#2166ac", 5: "#4d4d4d",
+                     6: "#5aae61", 7: "#d9d9d9", 255: "#ffffff"}
+
+
+def footprint_maps(grid, classes: np.ndarray, years: list[int], legend: dict[str, str], periods,
+                   _=_identity) -> bytes:
+    """The footprint classes of the first and last year side by side, licences outlined."""
+    picks = [0, len(years) - 1] if len(years) > 1 else [0]
+    codes = sorted(FOOTPRINT_COLOURS)
+    lut = np.zeros(256, np.int64)
+    for i, c in enumerate(codes):
+        lut[c] = i
+    cmap = ListedColormap([FOOTPRINT_COLOURS[c] for c in codes])
+    fig, axes = plt.subplots(1, len(picks), figsize=(5 * len(picks), 5.4), squeeze=False)
+    present: set[int] = set()
+    for ax, k in zip(axes[0], picks, strict=True):
+        ax.imshow(lut[classes[k]], cmap=cmap, vmin=-0.5, vmax=len(codes) - 0.5, extent=_extent(grid),
+                  interpolation="nearest")
+        for p in periods:
+            _plot_geom(ax, geometry_to_grid(p.geometry, grid), color=STATUS_COLOR.get(p.status, "#333"), lw=1)
+        ax.set_title(str(years[k]))
+        _map_furniture(ax, grid)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        present |= {int(c) for c in np.unique(classes[k])}
+    fig.legend(handles=[Patch(facecolor=FOOTPRINT_COLOURS[c], edgecolor="#666", label=_(legend[str(c)]))
+                        for c in codes if c in present], loc="lower center", ncol=4, fontsize=8, framealpha=0.9)
+    fig.subplots_adjust(bottom=0.16)
+    return _png(fig)
+
+
+def footprint_area_chart(by_year: list[dict], legend: dict[str, str], _=_identity) -> bytes:
+    """Stacked area of each mine class per year (``summary["footprint_by_year"]``)."""
+    from minewatch.analysis.footprint.classify import MINE_CLASSES
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    years = [r["year"] for r in by_year]
+    names = [legend[str(c)] for c in MINE_CLASSES]
+    values = [[r["classes"][n]["area_ha"] for r in by_year] for n in names]
+    ax.stackplot(years, values, labels=[_(n) for n in names], colors=[FOOTPRINT_COLOURS[c] for c in MINE_CLASSES],
+                 alpha=0.9)
+    ax.set_xticks(years)
+    ax.set_ylabel(_("area (ha)"))
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return _png(fig)

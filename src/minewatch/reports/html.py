@@ -9,7 +9,7 @@ import jinja2
 
 from minewatch.reports import figures
 from minewatch.reports.i18n import LANGUAGES, Translator
-from minewatch.reports.text import ASSESSMENT_LABELS, certainty, headline, note, word
+from minewatch.reports.text import ASSESSMENT_LABELS, certainty, footprint_sentence, headline, note, word
 
 
 def env(t: Translator) -> jinja2.Environment:
@@ -34,6 +34,8 @@ def _env(lang: str) -> jinja2.Environment:
     return e
 
 
+#: The footprint classes of the report's table (the mine classes), by name.
+FOOTPRINT_CLASSES_SHOWN = ("open pit", "waste dump / heap", "tailings", "mine water", "roads and pads", "rehabilitated")
 #: The alerts table lists at most this many alerts (outside licence first, then the largest).
 MAX_TABLE_ALERTS = 60
 
@@ -59,6 +61,10 @@ def report_figures(result, summary: dict, t: Translator) -> dict[str, str]:
         "assessment": b64(figures.assessment_map(grid, r.assessment, ASSESSMENT_LABELS, _=t))
         if summary["assessment"]["assessed_share"] < 1 else None,
         "water_chart": b64(result.water.chart_png) if result.water.chart_png else None,
+        "footprint_maps": b64(figures.footprint_maps(grid, result.classes.classes, result.classes.years,
+                                                     summary["footprint_legend"], result.periods, _=t)),
+        "footprint_area": b64(figures.footprint_area_chart(summary["footprint_by_year"], summary["footprint_legend"],
+                                                           _=t)),
         "labels": labels,
     }
 
@@ -103,4 +109,5 @@ def render_report(result, summary: dict, *, lang: str = "en", provenance: dict |
         lang=lang, language=LANGUAGES[lang], prov=provenance, sheets=alert_sheets or {},
         water_assessed=result.water_assessed, alerts_shown=shown, n_hidden=len(hidden),
         hidden_ha=sum(a["area_ha"] for a in hidden), notes=[note(t, n) for n in summary["notes"]],
+        footprint_sentence=footprint_sentence(summary, t), footprint_classes=FOOTPRINT_CLASSES_SHOWN,
     )

@@ -17,6 +17,9 @@ VOCABULARY = (
     _("village"), _("water_intake"), _("well"), _("spring"), _("history"), _("monitored"),
     _("before"), _("after"), _("catalog"), _("licences"), _("receptors"), _("dem"),
     _("possible"), _("probable"), _("confirmed"), _("retracted"),
+    # footprint classes (summary["footprint_legend"])
+    _("not mine"), _("open pit"), _("waste dump / heap"), _("tailings"), _("mine water"), _("roads and pads"),
+    _("rehabilitated"), _("other bare / natural water"), _("not assessed"),
 )
 
 
@@ -128,3 +131,53 @@ def note(t: Translator, text: str) -> str:
             t("receptors given without --dem: downstream tracing skipped"),
     }
     return known.get(text, text)
+
+
+def footprint_sentence(summary: dict, t: Translator | None = None) -> str | None:
+    """The site's footprint in one sentence, from ``footprint_by_year`` and ``environment`` only:
+    how the pit and the dumps changed in the last year, the size the tailings (and their pond)
+    reached, the mine water, and what was rehabilitated. ``None`` when no year holds mine ground."""
+    t = t or Translator("en")
+    rows = summary.get("footprint_by_year") or []
+    if not rows or not any(r["mine_area_ha"] for r in rows):
+        return None
+    last = rows[-1]
+    prev = rows[-2] if len(rows) > 1 else None
+    year = last["year"]
+
+    def ha(row, name):
+        return row["classes"][name]["area_ha"]
+
+    parts = []
+    for name in ("open pit", "waste dump / heap"):
+        now = ha(last, name)
+        before = ha(prev, name) if prev else None
+        if not now and not before:
+            continue
+        values = {"cls": t(name), "area": t.num(now, 2), "year": year,
+                  "delta": t.num(abs(now - (before or 0.0)), 2)}
+        if before is None or abs(now - before) < 1e-9:
+            parts.append(t("the %(cls)s covered %(area)s ha in %(year)s", **values))
+        elif now > before:
+            parts.append(t("the %(cls)s grew by %(delta)s ha in %(year)s, to %(area)s ha", **values))
+        else:
+            parts.append(t("the %(cls)s shrank by %(delta)s ha in %(year)s, to %(area)s ha", **values))
+    tail = ha(last, "tailings")
+    if tail:
+        env = {e["year"]: e for e in (summary.get("environment") or {}).get("years", [])}
+        pond = (env.get(year) or {}).get("tailings_pond") or {}
+        if pond.get("area_ha"):
+            parts.append(t("the tailings reached %(area)s ha, %(pond)s ha of it pond water", area=t.num(tail, 2),
+                           pond=t.num(pond["area_ha"], 2)))
+        else:
+            parts.append(t("the tailings reached %(area)s ha", area=t.num(tail, 2)))
+    water = ha(last, "mine water")
+    if water:
+        parts.append(t("mine water covered %(area)s ha", area=t.num(water, 2)))
+    rehab = ha(last, "rehabilitated")
+    if rehab:
+        parts.append(t("%(area)s ha were rehabilitated", area=t.num(rehab, 2)))
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."

@@ -5,7 +5,8 @@ Data flow::
     request ──► resolve_inputs (files/registry/fetch, DEM routed once, samples checked)
       tile loop: read each pixel once ─► screen ─► indices ─► change engine + mining rules
                  ─► onset, confidence, composites; pixels kept for evidence and river
-      onset ──► small-patch cleanup ──► licence check ──► alerts ──► receptors downstream
+      onset ──► small-patch cleanup ──► licence check ──► alerts ──► footprint classes per year
+            (context rules on the per-year features, class of each alert, environment) ──► receptors downstream
             ──► water section ──► RunResult ──► summary ──► outputs, evidence, report
             ──► (site runs) the run and its alerts recorded in the registry
 
@@ -28,6 +29,7 @@ from minewatch.analysis.hydrology.receptors import receptors_downstream
 from minewatch.analysis.licences import snap_distances
 from minewatch.errors import DataError, MinewatchError, MinewatchWarning
 from minewatch.run.folder import RunFolder
+from minewatch.run.footprint import footprint_section
 from minewatch.run.inputs import ResolvedInputs, resolve_inputs
 from minewatch.run.pixels import PixelStore
 from minewatch.run.request import MonitoringRequest, Progress, no_progress
@@ -70,6 +72,9 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
     _check_assessed(rasters, req, grid, notes)
     compliance = check_compliance(rasters.onset, inputs.periods, grid)
     alerts, alert_raster = build_alerts(rasters.disturbance, compliance, inputs.periods, grid)
+    progress("classifying the footprint", 0, 1)
+    classes, alerts = footprint_section(rasters, grid, inputs.flow, alerts, alert_raster, compliance.any_licence())
+    progress("classifying the footprint", 1, 1)
     standing = [a for a in alerts if a.level >= PROBABLE]  # what the water checks trace from
     risk = _trace(req, inputs, standing, notes, progress)
     from minewatch.run.water import water_section  # pandas and the charts load after the tile loop's peak
@@ -77,7 +82,7 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
     water = water_section(req, inputs, store, standing, progress)
     return RunResult(
         request=req, catalog=inputs.catalog, dem=inputs.dem, items=inputs.items, grid=grid, rasters=rasters,
-        footprint=surface_footprint(rasters.after), compliance=compliance, alerts=alerts,
+        footprint=surface_footprint(rasters.after), classes=classes, compliance=compliance, alerts=alerts,
         alert_raster=alert_raster, periods=inputs.periods, receptors=inputs.receptors, risk=risk, water=water,
         history_start=inputs.history[0].date, started=started, notes=notes, skipped=inputs.skipped)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minewatch.analysis.footprint.classify import FOOTPRINT_LEGEND, NOT_ASSESSED
 from minewatch.atomic import write_text
 from minewatch.evidence.writer import STANDARD_OUTPUTS, begin_evidence, finish_evidence
 from minewatch.geotiff import write_geotiff
@@ -43,6 +44,10 @@ def write_outputs(result: RunResult, summary: dict, inputs: ResolvedInputs, stor
                         ("assessment.tif", result.rasters.assessment)):
         write_geotiff(out / name, array, crs=grid.crs, transform=grid.transform,
                       tags={"DESCRIPTION": RASTER_DESCRIPTIONS[name]})
+    legend = ", ".join(f"{k} {v}" for k, v in FOOTPRINT_LEGEND.items())
+    write_geotiff(out / "footprint_class.tif", result.classes.classes, crs=grid.crs, transform=grid.transform,
+                  nodata=NOT_ASSESSED, descriptions=[str(y) for y in result.classes.years],
+                  tags={"DESCRIPTION": f"footprint class at the end of each calendar year (one band per year): {legend}"})
     features = [a.feature() for a in result.alerts]
     write_text(out / "alerts.geojson", json.dumps({"type": "FeatureCollection", "features": features}, indent=1))
     write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))

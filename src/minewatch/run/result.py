@@ -27,6 +27,7 @@ from minewatch.analysis.licences import LicencePeriod, Receptor
 from minewatch.dates import from_day, to_day
 from minewatch.imagery.catalog import SceneItem, SkippedAsset
 from minewatch.imagery.load import Grid
+from minewatch.run.footprint import FootprintSection
 from minewatch.run.request import MonitoringRequest
 from minewatch.run.tiles import ASSESSED, ASSESSMENT_CODES, RunRasters
 
@@ -61,6 +62,7 @@ class RunResult:
     grid: Grid
     rasters: RunRasters
     footprint: np.ndarray  #: uint8: 0 other, 1 bare ground, 2 open water (the period's last year)
+    classes: FootprintSection  #: footprint classes per year, their areas, the environment
     compliance: ComplianceResult
     alerts: list[Alert]
     alert_raster: np.ndarray  #: int32 alert number per pixel (A0001 -> 1), 0 = none
@@ -206,6 +208,10 @@ def build_summary(res: RunResult, shown: Callable[[Path], Path] = Path) -> dict:
             "inside_licences_ha": round(float(((footprint > 0) & any_licence).sum() * px_ha), 4),
             "outside_licences_ha": round(float(((footprint > 0) & ~any_licence).sum() * px_ha), 4),
         },
+        "footprint_legend": res.classes.legend,
+        "footprint_by_year": res.classes.by_year,
+        "environment": {**res.classes.environment, "river_signal": "see water.river_signal"
+                        if req.water.river_signal else None},
         "assessment": _assessment(res, px_ha),
         "licences": _licence_rows(res, px_ha),
         "alerts": [a.record() for a in res.alerts],

@@ -4,7 +4,8 @@ Per tile: :func:`~minewatch.imagery.load.load_tile` reads every band of every sc
 :func:`~minewatch.imagery.masks.screen_tile` labels each observation; the change indices of
 the clear observations go through :func:`~minewatch.analysis.disturbance.map_tile` (history
 fit, then the sequential monitor over the monitored acquisitions); median
-composites of the year before the period and of its last year are made for the report; what
+composites of the year before the period and of its last year are made for the report, and the
+per-year features of the footprint classes (:mod:`minewatch.analysis.footprint.features`); what
 the evidence and the river signal need is kept in the :class:`~minewatch.run.pixels.PixelStore`.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from minewatch.analysis.composites import COMPOSITE_BANDS, median_composite
 from minewatch.analysis.disturbance import TileDisturbance, clean_small_patches, map_tile
+from minewatch.analysis.footprint.features import FEATURES, year_features
 from minewatch.analysis.indices import change_stack
 from minewatch.dates import to_day
 from minewatch.imagery.load import Grid, load_tile
@@ -44,6 +46,7 @@ class RunRasters:
     last_clear: np.ndarray  #: int32 day of each pixel's last clear observation, 0 = none
     years: list[int]  #: the calendar years of the scenes
     clear_per_year: np.ndarray  #: (years, h, w) uint16 clear observations per pixel and year
+    year_features: np.ndarray  #: (years, FEATURES, h, w) float32 footprint features per year
 
     @property
     def onset(self) -> np.ndarray:
@@ -92,6 +95,8 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
     item_years = np.array([it.date.year for it in items])
     years = sorted(set(item_years.tolist()))
     clear_per_year = np.zeros((len(years), h, w), np.uint16)
+    item_months = np.array([it.date.month for it in items])
+    features = np.full((len(years), len(FEATURES), h, w), np.nan, np.float32)
     history = days < start_day
     sel_before = (days < start_day) & (days >= start_day - 365)
     sel_after = (days <= end_day) & (days > end_day - 365)
@@ -120,9 +125,11 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
         dist.put(rows, cols, tile)
         before[:, rows, cols] = median_composite(data, clear, sel_before)
         after[:, rows, cols] = median_composite(data, clear, sel_after)
+        features[:, :, rows, cols] = year_features(data, clear, item_years, item_months, years)
         store.keep(window, data, clear, tile.onset > 0, monitored, params.min_area_px)
     progress("analysing tiles", len(tiles), len(tiles))
     clean_small_patches(dist, params.min_area_px)
     share = [float(c) / v if v else 0.0 for c, v in zip(clear_count, valid_count, strict=True)]
-    return RunRasters(grid, dist, before, after, share, assessment, last_clear, years, clear_per_year)
+    return RunRasters(grid, dist, before, after, share, assessment, last_clear, years, clear_per_year,
+                      features)
 
