@@ -21,7 +21,7 @@ def demo(
     out: Path = typer.Option(Path("minewatch-demo"), "--out", help="Folder for the scene and the results."),
     seed: int = typer.Option(7, "--seed", help="Random seed of the synthetic scene."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (headless Chromium)."),
-    lang: str = typer.Option("en", "--lang", help="Report language: en or es."),
+    lang: str = typer.Option("en", "--lang", help="Report language: en, es or az."),
 ) -> None:
     """Generate a synthetic ~4 x 4 km mining area (Sentinel-2 L2A-like COGs, STAC catalog, licences,
     receptors, DEM) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""

@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # the application layer's types; evidence never imports it at
     from minewatch.run.result import RunResult
 
 #: The run's standard outputs, in the run folder (see docs/batch-contract.md).
-STANDARD_OUTPUTS = ("disturbance_date.tif", "confidence.tif", "footprint.tif", "assessment.tif", "alerts.geojson",
+STANDARD_OUTPUTS = ("disturbance_date.tif", "confidence.tif", "footprint.tif", "assessment.tif",
+                    "composite_before.tif", "composite_after.tif", "alerts.geojson", "flow_paths.geojson",
                     "summary.json", "report.html")
 COMPOSITE = {"truecolor": ev.TRUE_COLOUR, "swir": ev.SWIR_FALSE_COLOUR}
 #: Alerts that get image chips, a time series and a sheet (the rest: alert.json only), see docs/evidence.md.
