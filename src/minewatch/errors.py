@@ -29,6 +29,23 @@ class InputError(MinewatchError, ValueError):
     """A user-supplied file, argument or value is missing, malformed or inconsistent."""
 
 
+class NotFoundError(InputError):
+    """A record asked for by its id does not exist (HTTP 404)."""
+
+
+class ConflictError(MinewatchError):
+    """The request conflicts with the record's current state, for example a review
+    transition that is not allowed from where the alert is now (HTTP 409)."""
+
+
+class AuthenticationError(MinewatchError):
+    """No valid credentials: unknown user, wrong password, expired session (HTTP 401)."""
+
+
+class PermissionDeniedError(MinewatchError):
+    """Valid credentials whose role may not do this (HTTP 403)."""
+
+
 class DataError(MinewatchError):
     """Inputs are well-formed but cannot support the analysis (no overlap, empty period...)."""
 

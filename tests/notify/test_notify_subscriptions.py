@@ -175,7 +175,7 @@ def test_a_registry_made_before_notifications_is_upgraded(new_url):
         old.close()
     reg = open_registry(url)  # migrates
     try:
-        assert reg.schema_revision() == migrate.head_revision() == "0002"
+        assert reg.schema_revision() == migrate.head_revision()
         assert reg.site("S-1").geometry.equals(SITE_POLY)
         with reg.read() as conn:
             names = set(sa.inspect(conn).get_table_names())

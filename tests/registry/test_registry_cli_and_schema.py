@@ -81,7 +81,7 @@ def test_cli_triage(registry, capsys):
 def test_migrations_create_the_head_schema(new_url):
     reg = init_registry(new_url())
     try:
-        assert reg.schema_revision() == migrate.head_revision() == "0002"
+        assert reg.schema_revision() == migrate.head_revision()
         with reg.read() as conn:
             import sqlalchemy as sa
 

@@ -298,3 +298,30 @@ def triage(
     finally:
         reg.close()
     console.print(f"alert {alert_id}: {state}")
+
+
+@registry_app.command("review")
+def review(
+    alert_id: str = typer.Argument(..., help="Alert id."),
+    state: str = typer.Option(..., "--state",
+                              help="pre-validated, validated, rejected or audited."),
+    by: str = typer.Option(..., "--by", help="The registry user (analyst or admin) reviewing."),
+    comment: str = typer.Option(None, "--comment", help="Why (kept with the transition)."),
+    publish: bool = typer.Option(None, "--publish/--unpublish",
+                                 help="Show a validated alert to the public, or withdraw it."),
+    registry: str = REGISTRY_OPT,
+    lock_timeout: float = LOCK_OPT,
+) -> None:
+    """Move an alert through the review workflow new -> pre-validated -> validated | rejected
+    -> audited (who, when and the comment are kept; see docs/api.md)."""
+    from minewatch.run.accounts import principal_for_user
+    from minewatch.run.alerts import review_alert
+
+    reg = _open(registry, lock_timeout)
+    try:
+        rec = review_alert(reg, principal_for_user(reg, by), alert_id, state, comment=comment,
+                           publish=publish)
+    finally:
+        reg.close()
+    pub = ", published" if rec["published"] else ""
+    console.print(f"alert {alert_id}: {rec['from_state']} -> {rec['state']}{pub}")

@@ -12,7 +12,7 @@ import datetime as dt
 import shapely
 import sqlalchemy as sa
 
-from minewatch.errors import InputError
+from minewatch.errors import NotFoundError
 from minewatch.registry import rows as R
 from minewatch.registry.connection import Database
 from minewatch.registry.geometry import area_ha, as_geometry
@@ -216,7 +216,7 @@ class Licences:
             rows = R.select(self.db, conn, t, t.c.licence_id == licence_id,
                             order=[t.c.effective_from])
         if not rows:
-            raise InputError(f"no licence {licence_id!r} in {self.db.url}")
+            raise NotFoundError(f"no licence {licence_id!r} in {self.db.url}")
         prev = None
         for r in rows:
             if prev is None:

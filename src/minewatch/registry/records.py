@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from minewatch.errors import InputError
+from minewatch.errors import NotFoundError
 from minewatch.registry import rows as R
 from minewatch.registry.connection import Database
 from minewatch.registry.schema import TABLES, spec_for
@@ -39,5 +39,5 @@ class Records:
         with self.db.read() as conn:
             rows = R.select(self.db, conn, t, t.c[spec.key[0]] == ident)
         if not rows:
-            raise InputError(f"no {kind} with id {ident!r} in {self.db.url}")
+            raise NotFoundError(f"no {kind} with id {ident!r} in {self.db.url}")
         return rows[0]

@@ -36,6 +36,11 @@ RUN_OUTCOMES = ("running", "ok", "failed", "partial")
 NOTIFY_CHANNELS = ("webhook", "email")
 #: pending: to be sent; delivered: the receiver accepted it; dead: given up (dead letter).
 DELIVERY_STATES = ("pending", "delivered", "dead")
+#: Who may do what (docs/api.md): admin (users, registry edits), analyst (runs, reviews),
+#: viewer (read all). The anonymous public is no role: it sees published alerts only.
+ROLES = ("admin", "analyst", "viewer")
+#: The review workflow of an alert: new -> pre-validated -> validated | rejected -> audited.
+REVIEW_STATES = ("new", "pre-validated", "validated", "rejected", "audited")
 
 
 @dataclass(frozen=True)
@@ -243,7 +248,62 @@ NOTIFY_V1: tuple[TableSpec, ...] = (
 
 SPEC_V2: tuple[TableSpec, ...] = SPEC_V1 + NOTIFY_V1
 
-CURRENT_SPEC = SPEC_V2
+#: Tables added by revision 0004 (access and review, docs/api.md); frozen like SPEC_V1.
+ACCESS_V1: tuple[TableSpec, ...] = (
+    TableSpec(
+        "users", ("user_id",),
+        (F("user_id", required=True), F("role", required=True, choices=ROLES),
+         F("password_hash", required=True, doc="argon2id hash (argon2-cffi)"),
+         F("active", "bool", required=True), F("created_at", "datetime"), F("created_by")),
+        description="People who log in to the API and dashboard, with their role",
+        importable=False,
+    ),
+    TableSpec(
+        "api_tokens", ("token_sha256",),
+        (F("token_sha256", required=True, doc="SHA-256 of the token (the token is never kept)"),
+         F("token_id", required=True, doc="first characters of the token, to name it"),
+         F("user_id", required=True), F("label"), F("created_at", "datetime"),
+         F("revoked", "bool", required=True)),
+        description="API tokens (Authorization: Bearer), stored as hashes",
+        importable=False, extra_indexes=(("token_id",),),
+    ),
+    TableSpec(
+        "user_sessions", ("session_sha256",),
+        (F("session_sha256", required=True), F("user_id", required=True),
+         F("csrf_token", required=True), F("created_at", "datetime"),
+         F("expires_at", "datetime", required=True)),
+        description="Browser sessions (cookie), each with its CSRF token",
+        importable=False,
+    ),
+    TableSpec(
+        "audit_log", ("audit_id",),
+        (F("audit_id", required=True), F("at", "datetime", required=True), F("user_id"),
+         F("action", required=True), F("target"), F("detail", "json")),
+        description="Every write through the API or the CLI's access commands: who, when, what",
+        importable=False, extra_indexes=(("at",),),
+    ),
+    TableSpec(
+        "alert_reviews", ("alert_id",),
+        (F("alert_id", required=True), F("state", required=True, choices=REVIEW_STATES),
+         F("published", "bool", required=True), F("seq", "int", required=True),
+         F("changed_by"), F("changed_at", "datetime"), F("comment")),
+        description="Each alert's current review state and whether the public sees it",
+        importable=False, extra_indexes=(("state",),),
+    ),
+    TableSpec(
+        "alert_review_log", ("alert_id", "seq"),
+        (F("alert_id", required=True), F("seq", "int", required=True), F("from_state"),
+         F("state", required=True, choices=REVIEW_STATES), F("published", "bool", required=True),
+         F("changed_by", required=True), F("changed_at", "datetime", required=True),
+         F("comment")),
+        description="Every review transition of every alert: who, when, from, to, comment",
+        importable=False,
+    ),
+)
+
+SPEC_V3: tuple[TableSpec, ...] = SPEC_V2 + ACCESS_V1
+
+CURRENT_SPEC = SPEC_V3
 SPECS: dict[str, TableSpec] = {t.name: t for t in CURRENT_SPEC}
 #: Import/export kinds: the user-facing name of each table.
 KIND_ALIASES = {"licences": "licence_versions", "licenses": "licence_versions",

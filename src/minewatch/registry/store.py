@@ -6,7 +6,9 @@ rows, one by id), ``Imports`` (import files and records, export), ``Licences``
 (versions, history, valid at / covering, for analysis), ``Sites`` (sites and the
 receptors around them), ``Monitoring`` (runs, alerts, triage) and ``FieldWork``
 (inspections with photos, samples) and ``Notifications`` (subscriptions, the delivery
-ledger).
+ledger). Two aggregates are reached as attributes: :attr:`Registry.access` (users,
+tokens, sessions, the audit log) and :attr:`Registry.reviews` (the review workflow and the
+filtered alert list).
 
 The facade's methods are the registry's public API (docs/registry.md); each one hands
 over to its aggregate.
@@ -23,6 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from minewatch.errors import RegistryError
+from minewatch.registry.access import Access
 from minewatch.registry.connection import Database, backend_for
 from minewatch.registry.field import FieldWork
 from minewatch.registry.imports import Imports
@@ -32,6 +35,7 @@ from minewatch.registry.monitoring import Monitoring
 from minewatch.registry.notifications import DeliveryKey, Notifications
 from minewatch.registry.records import Records
 from minewatch.registry.report import ImportReport
+from minewatch.registry.review import Reviews
 from minewatch.registry.rows import BBox, Date
 from minewatch.registry.schema import spec_for
 from minewatch.registry.sites import Site, Sites
@@ -50,6 +54,10 @@ class Registry:
         self._monitoring = Monitoring(self.db)
         self._field = FieldWork(self.db, lambda: self.files_dir)
         self._notifications = Notifications(self.db)
+        #: Users, API tokens, sessions and the audit log (registry/access.py).
+        self.access = Access(self.db)
+        #: Alert reviews and the filtered alert list (registry/review.py).
+        self.reviews = Reviews(self.db)
 
     # ------------------------------------------------------------------ the database
     @property
