@@ -18,7 +18,8 @@ import jinja2
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from minewatch.errors import InputError, MinewatchError
+from minewatch.api.auth import Reg, Who
+from minewatch.errors import InputError
 from minewatch.reports.i18n import LANGUAGES, Translator, extract_messages
 from minewatch.web import tiles
 
@@ -75,26 +76,16 @@ def render_page(request: Request, template: str, **context) -> HTMLResponse:
     return response
 
 
-def _registry(request: Request):
-    registry = getattr(request.app.state, "registry", None)
-    if registry is None:
-        raise HTTPException(503, "no registry")
-    return registry
+def run_dir(reg, who, run_id: str) -> Path:
+    """The output folder of ``run_id`` for a caller who may read runs (404 when unknown or gone)."""
+    from minewatch.run import accounts
+    from minewatch.run.alerts import run_folder
 
-
-def run_dir(request: Request, run_id: str) -> Path:
-    """The output folder the registry recorded for ``run_id`` (404 when unknown or gone)."""
-    try:
-        run = _registry(request).run(run_id)
-    except MinewatchError:
-        raise HTTPException(404, f"no run {run_id!r}") from None
-    inputs = run.get("inputs") or {}
-    if isinstance(inputs, str):
-        inputs = json.loads(inputs)
-    out = inputs.get("out")
-    if not out or not Path(out).is_dir():
-        raise HTTPException(404, f"the outputs of run {run_id!r} are not on this server")
-    return Path(out)
+    accounts.require(who, "read")
+    folder = run_folder(reg, run_id)
+    if folder is None:
+        raise HTTPException(404, f"no outputs of run {run_id!r} on this server")
+    return folder
 
 
 def run_layers(folder: Path) -> dict:
@@ -149,12 +140,12 @@ def web_router() -> APIRouter:
         return render_page(request, "login.html.j2")
 
     @r.get(PREFIX + "/runs/{run_id}/layers")
-    def layers(request: Request, run_id: str) -> dict:
-        return run_layers(run_dir(request, run_id))
+    def layers(run_id: str, who: Who, reg: Reg) -> dict:
+        return run_layers(run_dir(reg, who, run_id))
 
     @r.get(PREFIX + "/tiles/{run_id}/{layer}/{z}/{x}/{y}.png")
-    def tile(request: Request, run_id: str, layer: str, z: int, x: int, y: int) -> Response:
-        folder = run_dir(request, run_id)
+    def tile(run_id: str, layer: str, z: int, x: int, y: int, who: Who, reg: Reg) -> Response:
+        folder = run_dir(reg, who, run_id)
         try:
             png = tiles.render_tile(folder, layer, z, x, y)
         except InputError as exc:

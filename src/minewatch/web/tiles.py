@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rio_tiler.errors import TileOutsideBounds  # at import: rio_tiler is not safe to import from
+from rio_tiler.io import Reader  # several threads at once (the server's thread pool)
 
 from minewatch.errors import InputError
 
@@ -67,9 +69,6 @@ def _stretch(run_dir: str, mtime: float) -> tuple[tuple[float, float], ...]:
 def render_tile(run_dir: Path, layer: str, z: int, x: int, y: int, *, size: int = 256) -> bytes | None:
     """One PNG tile of ``layer`` of the run in ``run_dir``; ``None`` when the tile is outside the
     run's extent. Raises :class:`InputError` for an unknown layer or one the run lacks."""
-    from rio_tiler.errors import TileOutsideBounds
-    from rio_tiler.io import Reader
-
     if layer not in LAYERS:
         raise InputError(f"unknown tile layer {layer!r}", hint="one of " + ", ".join(LAYERS))
     if layer == "footprint":

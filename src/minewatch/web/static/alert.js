@@ -26,7 +26,7 @@ function bbox(geometry) {
 
 function miniMap(container, runId, which, geometry) {
   const b = bbox(geometry);
-  const pad = Math.max(b[2] - b[0], b[3] - b[1], 0.004) * 1.5;
+  const pad = Math.max(b[2] - b[0], b[3] - b[1], 0.001) * 1.2;
   const sources = {outline: {type: "geojson", data: {type: "Feature", geometry, properties: {}}}};
   const layers = [{id: "bg", type: "background", paint: {"background-color": "#dfe6e9"}}];
   if (runId) {
@@ -34,9 +34,14 @@ function miniMap(container, runId, which, geometry) {
     layers.push({id: "img", type: "raster", source: "img", paint: {"raster-resampling": "nearest"}});
   }
   layers.push({id: "outline", type: "line", source: "outline", paint: {"line-color": "#ffdd00", "line-width": 2.5}});
-  const m = new maplibregl.Map({container, style: {version: 8, sources, layers}, interactive: true, attributionControl: false,
-    bounds: [[b[0] - pad, b[1] - pad], [b[2] + pad, b[3] + pad]]});
-  m.on("load", () => { document.getElementById(container).dataset.loaded = "true"; });
+  const box = [[b[0] - pad, b[1] - pad], [b[2] + pad, b[3] + pad]];
+  const m = new maplibregl.Map({container, style: {version: 8, sources, layers}, attributionControl: false,
+    center: [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], zoom: 15});
+  m.on("load", () => {
+    m.resize();
+    m.fitBounds(box, {duration: 0, padding: 10});
+    m.once("idle", () => { document.getElementById(container).dataset.loaded = "true"; });
+  });
   return m;
 }
 
@@ -51,15 +56,18 @@ function renderHistory(history) {
   if (!history.length) list.replaceChildren(el("li", {text: t("No review yet: nobody has checked this alert.")}));
 }
 
+const CURRENT = {state: "new"};
+
 function renderReview(a) {
   const state = reviewState(a);
+  CURRENT.state = state;
   document.getElementById("review-state").replaceChildren(
     t("Review state: "), el("span", {class: "state state-" + state, id: "review-state-value", text: reviewLabel(state)}),
-    a.published ? " · " + t("published") : "");
-  renderHistory(a.review_history || (a.review && a.review.history) || a.history || []);
+    (a.review ? a.review.published : a.published) ? " · " + t("published") : " · " + t("not public"));
+  renderHistory((a.review && a.review.history) || []);
   const form = document.getElementById("review-form");
-  const canReview = MW.user && (MW.user.role === "analyst" || MW.user.role === "admin");
-  form.hidden = !canReview || !(NEXT[state] || []).length;
+  form.hidden = !canReview() || !(NEXT[state] || []).length;
+  document.getElementById("review-publish-box").hidden = !(NEXT[state] || []).includes("validated");
   const buttons = document.getElementById("review-buttons");
   buttons.replaceChildren(...(NEXT[state] || []).map((to) => el("button", {type: "button", "data-state": to,
     class: "review-" + to, text: ACTIONS[to](), onclick: () => review(to)})));
@@ -69,8 +77,9 @@ async function review(to) {
   const msg = document.getElementById("review-message");
   msg.textContent = "";
   try {
-    await api(`/alerts/${encodeURIComponent(ALERT_ID)}/review`, {method: "POST", body: {
-      state: to, comment: document.getElementById("review-comment").value || null}});
+    const body = {state: to, comment: document.getElementById("review-comment").value || null, expected: CURRENT.state};
+    if (to === "validated") body.publish = document.getElementById("review-publish").checked;
+    await api(`/alerts/${encodeURIComponent(ALERT_ID)}/reviews`, {method: "POST", body});
     document.getElementById("review-comment").value = "";
     msg.textContent = t("Saved: the alert is now %(state)s.", {state: reviewLabel(to)});
     renderReview(await load());
@@ -97,7 +106,7 @@ async function show() {
     return;
   }
   const level = levelOf(a);
-  const outside = a.licence_status_at_onset && a.licence_status_at_onset !== "active";
+  const outside = a.licence_status_at_onset !== "active";
   document.getElementById("alert-lead").textContent = t(
     "About %(area)s ha of land turned into mining ground (a pit, a dump, tailings or a mine pond), first seen on %(date)s.",
     {area: num(a.area_ha, 2), date: date(a.onset_date)})
@@ -112,22 +121,26 @@ async function show() {
   document.getElementById("fact-licence").textContent = a.licence_id
     ? t("Licence %(id)s, %(status)s when the change began", {id: a.licence_id, status: licenceLabel(a.licence_status_at_onset)})
     : t("No licence covered this place when the change began");
-  document.getElementById("fact-sure").textContent = t("%(level)s: certainty %(words)s (%(conf)s on a 0 to 1 scale)",
-    {level: level ? LEVELS[level]() : t("unknown"), words: certainty(a.confidence), conf: num(a.confidence, 2)});
+  const sure = t("certainty %(words)s (%(conf)s on a 0 to 1 scale)", {words: certainty(a.confidence), conf: num(a.confidence, 2)});
+  document.getElementById("fact-sure").textContent = level ? LEVELS[level]() + ": " + sure : sure;
   const ev = a.evidence || {};
-  document.getElementById("fact-evidence").textContent = ev.sha256 || a.evidence_sha256
-    ? t("SHA-256 %(hash)s; verification: %(status)s", {hash: String(ev.sha256 || a.evidence_sha256).slice(0, 16) + "…", status: ev.verify || a.verify_status || t("not checked")})
-    : t("no signed evidence recorded");
+  document.getElementById("fact-evidence").textContent = ev.manifest_sha256
+    ? t("manifest SHA-256 %(hash)s (%(signed)s)", {hash: ev.manifest_sha256.slice(0, 16) + "…",
+      signed: ev.signed ? t("signed") : t("not signed")})
+    : t("no evidence recorded");
   let layers = null;
-  if (a.run_id) {
+  if (a.run_id && canRead()) {
     try { layers = await api(`${MW.ui}/runs/${encodeURIComponent(a.run_id)}/layers`); } catch (e) { layers = null; }
   }
-  const downstream = a.receptors_downstream || (layers ? layers.receptors_at_risk.filter((r) => (r.alert_ids || []).includes(a.alert_id)) : []);
+  const ownId = a.run_alert_id || a.alert_id;
+  const downstream = (a.receptors_downstream && a.receptors_downstream.length) ? a.receptors_downstream
+    : (layers ? layers.receptors_at_risk.filter((r) => (r.alert_ids || []).includes(ownId)) : []);
   const ds = document.getElementById("fact-downstream");
   ds.replaceChildren(downstream.length
     ? el("ul", {}, ...downstream.map((r) => el("li", {text: t("%(name)s (%(kind)s), %(km)s km along the flow path",
-      {name: r.name || r.receptor_id, kind: r.kind, km: num((r.flow_distance_m || 0) / 1000, 1)})})))
-    : (layers ? t("No village, intake or well lies on the water's path downstream.") : t("not assessed (no run outputs on this server)")));
+      {name: r.name || r.receptor_id, kind: kindLabel(r.kind), km: num((r.flow_distance_m || 0) / 1000, 1)})})))
+    : (layers ? t("No village, intake or well lies on the water's path downstream.")
+      : (canRead() ? t("not assessed (no run outputs on this server)") : t("shown to signed-in users"))));
   if (a.geometry) {
     const layerNames = layers ? layers.layers : [];
     miniMap("map-before", layerNames.includes("before") ? a.run_id : null, "before", a.geometry);

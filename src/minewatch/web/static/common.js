@@ -39,7 +39,7 @@ async function api(path, options) {
     opts.headers["Content-Type"] = "application/json";
   }
   if (opts.method && opts.method !== "GET") {
-    const token = (MW.user && MW.user.csrf_token) || cookie("minewatch_csrf");
+    const token = cookie("minewatch_csrf");
     if (token) opts.headers["X-CSRF-Token"] = token;
   }
   const res = await fetch(path.startsWith("/") && !path.startsWith(MW.api) && !path.startsWith(MW.ui) ? MW.api + path : path, opts);
@@ -55,7 +55,7 @@ async function api(path, options) {
 /* Lists from the API come as a GeoJSON FeatureCollection, {items: [...]} or a plain list:
    give back flat records, each with its geometry under "geometry". */
 function records(body) {
-  const list = Array.isArray(body) ? body : (body.features || body.items || body.results || []);
+  const list = Array.isArray(body) ? body : (body.features || body.runs || body.items || []);
   return list.map((x) => (x && x.type === "Feature") ? Object.assign({}, x.properties, {geometry: x.geometry}) : x);
 }
 
@@ -86,10 +86,12 @@ function levelOf(a) {
   if (typeof lv === "string") return {possible: 1, probable: 2, confirmed: 3}[lv] || parseInt(lv, 10) || null;
   return null;
 }
-function levelLabel(a) { const lv = levelOf(a); return lv && LEVELS[lv] ? LEVELS[lv]() : t("unknown"); }
+function levelLabel(a) { const lv = levelOf(a); return lv && LEVELS[lv] ? LEVELS[lv]() : "—"; }
 function reviewLabel(s) { return REVIEW_LABELS[s] ? REVIEW_LABELS[s]() : (s || t("new")); }
 function licenceLabel(s) { return LICENCE_STATUS[s] ? LICENCE_STATUS[s]() : (s || t("unknown")); }
-function reviewState(a) { return a.review_state || (a.review && a.review.state) || "new"; }
+function reviewState(a) { return (a.review && a.review.state) || a.review_state || "new"; }
+function canRead() { return !!(MW.user && MW.user.may && MW.user.may.includes("read")); }
+function canReview() { return !!(MW.user && MW.user.may && MW.user.may.includes("review")); }
 
 function num(value, digits) {
   if (value === null || value === undefined || Number.isNaN(value)) return "—";
@@ -118,18 +120,22 @@ async function whoAmI() {
   const who = document.getElementById("whoami");
   const login = document.getElementById("login-link");
   const logout = document.getElementById("logout");
-  if (MW.user && MW.user.user_id) {
-    who.textContent = t("%(user)s (%(role)s)", {user: MW.user.user_id, role: roleLabel(MW.user.role)});
+  if (MW.user && MW.user.user) {
+    who.textContent = t("%(user)s (%(role)s)", {user: MW.user.user, role: roleLabel(MW.user.role)});
     login.hidden = true; logout.hidden = false;
   } else {
     who.textContent = t("public view");
   }
   return MW.user;
 }
+function kindLabel(kind) {
+  return {village: t("village"), water_intake: t("water intake"), well: t("well"), spring: t("spring"),
+    river_reach: t("river reach"), protected_area: t("protected area")}[kind] || kind || "";
+}
 function roleLabel(role) {
   return {admin: t("admin"), analyst: t("analyst"), viewer: t("viewer")}[role] || role;
 }
 document.getElementById("logout").addEventListener("click", async () => {
-  try { await api("/logout", {method: "POST"}); } finally { location.href = MW.ui + "/"; }
+  try { await api("/session", {method: "DELETE"}); } finally { location.href = MW.ui + "/"; }
 });
 MW.ready = whoAmI();

@@ -5,7 +5,7 @@ document.getElementById("login-form").addEventListener("submit", async (e) => {
   const msg = document.getElementById("login-message");
   msg.textContent = "";
   try {
-    await api("/login", {method: "POST", body: {
+    await api("/session", {method: "POST", body: {
       username: document.getElementById("username").value,
       password: document.getElementById("password").value}});
     const next = new URLSearchParams(location.search).get("next");

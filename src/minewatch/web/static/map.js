@@ -4,7 +4,7 @@
 "use strict";
 
 const EMPTY = {type: "FeatureCollection", features: []};
-const state = {site: null, run: null, alerts: [], minDay: 0, maxDay: 0};
+const state = {site: null, sites: [], run: null, alerts: [], minDay: 0, maxDay: 0};
 
 const map = new maplibregl.Map({
   container: "map",
@@ -48,7 +48,7 @@ function addLayers() {
   });
   map.on("click", "receptors", (e) => {
     const p = e.features[0].properties;
-    new maplibregl.Popup().setLngLat(e.lngLat).setText(`${p.name || p.receptor_id} (${p.kind || ""})`).addTo(map);
+    new maplibregl.Popup().setLngLat(e.lngLat).setText(`${p.name || p.receptor_id} (${kindLabel(p.kind)})`).addTo(map);
   });
   for (const id of ["alerts-fill", "receptors"]) {
     map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });
@@ -95,11 +95,14 @@ async function safe(promise, fallback) {
 async function loadSite(siteId) {
   state.site = siteId;
   const q = siteId ? "?site_id=" + encodeURIComponent(siteId) : "";
+  const site = state.sites.find((s) => s.site_id === siteId);
+  const bbox = site && site.geometry ? "&bbox=" + boundsOf([site]).join(",") : "";
+  const reader = canRead();
   const [licences, alerts, receptors, runs] = await Promise.all([
-    safe(api("/licences" + q + (q ? "&" : "?") + "limit=1000"), []),
+    reader ? safe(api("/licences?limit=1000" + bbox), []) : [],
     safe(api("/alerts" + q + (q ? "&" : "?") + "limit=1000"), []),
-    safe(api("/receptors?limit=1000"), []),
-    safe(api("/runs" + q), []),
+    reader ? safe(api("/receptors?limit=1000" + bbox), []) : [],
+    reader ? safe(api("/runs" + q), []) : [],
   ]);
   state.alerts = records(alerts).filter((a) => a.onset_date).map((a) => Object.assign(a, {
     level: levelOf(a), onset_day: dayNumber(a.onset_date)}));
@@ -158,10 +161,11 @@ map.on("load", async () => {
   for (const box of Object.keys(TOGGLES)) document.getElementById(box).addEventListener("change", applyToggles);
   document.getElementById("onset-slider").addEventListener("input", applySlider);
   await MW.ready;
-  const sites = records(await safe(api("/sites?limit=1000"), []));
+  const sites = canRead() ? records(await safe(api("/sites?limit=1000"), [])) : [];
+  state.sites = sites;
   const select = document.getElementById("site-select");
   select.replaceChildren(...sites.map((s) => el("option", {value: s.site_id, text: s.name ? `${s.name} (${s.site_id})` : s.site_id})));
-  if (!sites.length) select.append(el("option", {value: "", text: t("no sites in the registry")}));
+  if (!sites.length) select.append(el("option", {value: "", text: canRead() ? t("no sites in the registry") : t("all published alerts")}));
   const wanted = new URLSearchParams(location.search).get("site");
   if (wanted && sites.some((s) => s.site_id === wanted)) select.value = wanted;
   select.addEventListener("change", () => loadSite(select.value));

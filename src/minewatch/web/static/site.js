@@ -53,11 +53,15 @@ function chart(timeline) {
   await MW.ready;
   const q = "?site_id=" + encodeURIComponent(SITE_ID);
   let site = {};
-  try { site = await api("/sites/" + encodeURIComponent(SITE_ID)); } catch (e) { site = {}; }
+  if (canRead()) {
+    try { site = await api("/sites/" + encodeURIComponent(SITE_ID)); } catch (e) { site = {}; }
+  }
   if (site.type === "Feature") site = site.properties;
   if (site.name) document.getElementById("site-title").textContent = t("Site %(id)s", {id: site.name});
   let runs = [];
-  try { runs = records(await api("/runs" + q)); } catch (e) { runs = []; }
+  if (canRead()) {
+    try { runs = records(await api("/runs" + q)); } catch (e) { runs = []; }
+  }
   const ok = runs.filter((r) => !r.outcome || r.outcome === "ok")
     .sort((a, b) => String(b.finished_at || b.started_at).localeCompare(String(a.finished_at || a.started_at)));
   let layers = null;
