@@ -65,7 +65,7 @@ def render_page(request: Request, template: str, **context) -> HTMLResponse:
     """Render ``template`` in the request's language, with the scripts' config and messages."""
     lang = pick_lang(request)
     t = Translator(lang)
-    config = {"lang": lang, "api": "/api", "ui": PREFIX,
+    config = {"lang": lang, "api": "/api", "ui": PREFIX, "decimal": "," if t.decimal_comma else ".",
               "messages": {m: t.gettext(m) for m in script_messages()}, **context}
     html = _env(lang).get_template(template).render(
         lang=lang, languages=LANGUAGES, ui=PREFIX, path=request.url.path,

@@ -93,14 +93,21 @@ function reviewState(a) { return (a.review && a.review.state) || a.review_state 
 function canRead() { return !!(MW.user && MW.user.may && MW.user.may.includes("read")); }
 function canReview() { return !!(MW.user && MW.user.may && MW.user.may.includes("review")); }
 
+/* Numbers and dates are formatted here, not by the browser's Intl (whose locale data may lack a
+   language): the decimal mark comes from the server (as in the report), month names from the catalogue. */
 function num(value, digits) {
-  if (value === null || value === undefined || Number.isNaN(value)) return "—";
-  return Number(value).toLocaleString(MW.lang, {minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0});
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return "—";
+  const [whole, frac] = Number(value).toFixed(digits || 0).split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, "\u2009");
+  return frac ? grouped + MW.decimal + frac : grouped;
 }
+const MONTHS = [() => t("January"), () => t("February"), () => t("March"), () => t("April"), () => t("May"),
+  () => t("June"), () => t("July"), () => t("August"), () => t("September"), () => t("October"),
+  () => t("November"), () => t("December")];
 function date(iso) {
   if (!iso) return "—";
-  const d = new Date(iso.length === 10 ? iso + "T00:00:00Z" : iso);
-  return d.toLocaleDateString(MW.lang, {year: "numeric", month: "long", day: "numeric", timeZone: "UTC"});
+  const [y, m, d] = iso.slice(0, 10).split("-").map(Number);
+  return t("%(day)s %(month)s %(year)s", {day: d, month: MONTHS[m - 1](), year: y});
 }
 function certainty(c) {
   if (c === null || c === undefined) return t("unknown");

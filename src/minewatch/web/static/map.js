@@ -126,7 +126,10 @@ async function loadSite(siteId) {
   if (bounds) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], {padding: 30, duration: 0});
   const link = document.getElementById("site-link");
   link.replaceChildren(siteId ? el("a", {href: MW.ui + "/sites/" + encodeURIComponent(siteId), text: t("Site page and area over time")}) : "");
-  document.getElementById("map").dataset.loaded = "true";
+  const box = document.getElementById("map");
+  Object.assign(box.dataset, {alerts: state.alerts.length, licences: records(licences).length,
+    receptors: records(receptors).length, flowpaths: layers ? layers.flow_paths.features.length : 0});
+  box.dataset.loaded = "true";
 }
 
 function boundsOf(rows) {
