@@ -150,6 +150,7 @@ def test_analyst_validates_an_alert_and_the_public_sees_only_published_ones(page
     public.wait_for_selector("#map[data-loaded=true]")
     assert int(public.get_attribute("#map", "data-alerts")) == len(shown)
     assert int(public.get_attribute("#map", "data-licences")) == 0
+    assert public.locator("#layer-licences").is_hidden() and public.locator("#layer-alerts").is_visible()
     public.screenshot(path=str(screenshots / "map-public.png"))
 
 

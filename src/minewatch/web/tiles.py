@@ -2,7 +2,7 @@
 
 Layers (see docs/web.md): ``before`` / ``after`` (true colour of ``composite_before.tif`` /
 ``composite_after.tif``), ``before-swir`` / ``after-swir`` (SWIR false colour: swir22, nir, red),
-and ``footprint`` (``footprint.tif``: bare ground brown, open water blue). The two composites of a
+and ``footprint`` (``footprint.tif``: bare ground purple, open water blue). The two composites of a
 run share one stretch (2nd to 98th percentile of both), so before and after compare by eye.
 """
 
@@ -28,7 +28,7 @@ IMAGERY = {
 }
 FOOTPRINT = "footprint.tif"
 #: footprint.tif codes -> RGBA.
-FOOTPRINT_COLOURS = {0: (0, 0, 0, 0), 1: (196, 112, 40, 200), 2: (30, 110, 220, 200)}
+FOOTPRINT_COLOURS = {0: (0, 0, 0, 0), 1: (170, 60, 200, 200), 2: (30, 110, 220, 200)}
 LAYERS = (*IMAGERY, "footprint")
 
 

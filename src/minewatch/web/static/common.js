@@ -67,7 +67,7 @@ function featureCollection(rows) {
 }
 
 const LEVELS = {1: () => t("possible"), 2: () => t("probable"), 3: () => t("confirmed")};
-const LEVEL_COLOURS = {1: "#f2c14e", 2: "#f08a24", 3: "#d7263d"};
+const LEVEL_COLOURS = {1: "#f2c14e", 2: "#f08a24", 3: "#d7263d", 0: "#b04a8f"};
 const REVIEW_LABELS = {
   "new": () => t("new"), "pre-validated": () => t("pre-validated"), "validated": () => t("validated"),
   "rejected": () => t("rejected"), "audited": () => t("audited"),

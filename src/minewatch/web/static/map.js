@@ -29,7 +29,7 @@ function addLayers() {
     paint: {"line-color": ["match", ["get", "status"], ...Object.entries(LICENCE_COLOURS).flat(), "#8d99ae"], "line-width": 2}});
   map.addLayer({id: "alerts-fill", type: "fill", source: "alerts",
     filter: ["<=", ["get", "onset_day"], 0],
-    paint: {"fill-color": ["match", ["get", "level"], 1, LEVEL_COLOURS[1], 2, LEVEL_COLOURS[2], 3, LEVEL_COLOURS[3], "#d7263d"], "fill-opacity": 0.55}});
+    paint: {"fill-color": ["match", ["get", "level"], 1, LEVEL_COLOURS[1], 2, LEVEL_COLOURS[2], 3, LEVEL_COLOURS[3], LEVEL_COLOURS[0]], "fill-opacity": 0.55}});
   map.addLayer({id: "alerts-line", type: "line", source: "alerts",
     filter: ["<=", ["get", "onset_day"], 0],
     paint: {"line-color": "#6b0f1a", "line-width": 1.5}});
@@ -123,7 +123,7 @@ async function loadSite(siteId) {
   map.getSource("flowpaths").setData(layers ? layers.flow_paths : EMPTY);
   setImagery(state.run, layers ? layers.layers : []);
   const bounds = layers && layers.bounds ? layers.bounds : boundsOf([...state.alerts, ...records(licences)]);
-  if (bounds) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], {padding: 30, duration: 0});
+  if (bounds) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], {padding: 30, duration: 0, maxZoom: 15});
   const link = document.getElementById("site-link");
   link.replaceChildren(siteId ? el("a", {href: MW.ui + "/sites/" + encodeURIComponent(siteId), text: t("Site page and area over time")}) : "");
   const box = document.getElementById("map");
@@ -149,11 +149,11 @@ function legend() {
     el("span", {class: "swatch" + (round ? " round" : ""), style: `background:${colour}`}), label);
   box.replaceChildren(
     el("h3", {text: t("Alert level")}),
-    ...[1, 2, 3].map((lv) => item(LEVEL_COLOURS[lv], LEVELS[lv]())),
+    ...[1, 2, 3].map((lv) => item(LEVEL_COLOURS[lv], LEVELS[lv]())), item(LEVEL_COLOURS[0], t("not graded")),
     el("h3", {text: t("Licence status")}),
     ...["active", "application", "expired", "suspended", "revoked", "relinquished"].map((s) => item(LICENCE_COLOURS[s], licenceLabel(s))),
     el("h3", {text: t("Footprint")}),
-    item("rgb(196,112,40)", t("bare ground")), item("rgb(30,110,220)", t("open water")),
+    item("rgb(170,60,200)", t("bare ground")), item("rgb(30,110,220)", t("open water")),
     el("h3", {text: t("Water")}),
     item("#ffffff", t("receptor"), true), item("#1d4ed8", t("downstream flow path")));
 }
@@ -164,6 +164,8 @@ map.on("load", async () => {
   for (const box of Object.keys(TOGGLES)) document.getElementById(box).addEventListener("change", applyToggles);
   document.getElementById("onset-slider").addEventListener("input", applySlider);
   await MW.ready;
+  for (const node of document.querySelectorAll("[data-readers]")) node.hidden = !canRead();
+  for (const node of document.querySelectorAll("[data-public]")) node.hidden = canRead();
   const sites = canRead() ? records(await safe(api("/sites?limit=1000"), [])) : [];
   state.sites = sites;
   const select = document.getElementById("site-select");

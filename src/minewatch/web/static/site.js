@@ -41,8 +41,8 @@ function chart(timeline) {
   add("text", {x: 12, y: T + (H - T - B) / 2, transform: `rotate(-90 12 ${T + (H - T - B) / 2})`, "text-anchor": "middle", "font-size": 11}, t("hectares"));
   add("path", {d: step("total_ha"), fill: "none", stroke: "#1d3557", "stroke-width": 2.5});
   add("path", {d: step("outside_licence_ha"), fill: "none", stroke: "#d7263d", "stroke-width": 2.5, "stroke-dasharray": "5 3"});
-  add("text", {x: W - R, y: T + 10, "text-anchor": "end", "font-size": 12, fill: "#1d3557"}, t("all new mining ground"));
-  add("text", {x: W - R, y: T + 26, "text-anchor": "end", "font-size": 12, fill: "#d7263d"}, t("outside a valid licence"));
+  add("text", {x: L + 8, y: T + 10, "font-size": 12, fill: "#1d3557"}, t("all new mining ground"));
+  add("text", {x: L + 8, y: T + 26, "font-size": 12, fill: "#d7263d"}, t("outside a valid licence"));
   box.replaceChildren(svg);
   const last = timeline[timeline.length - 1];
   box.append(el("p", {text: t("By %(month)s: %(total)s ha in all, %(outside)s ha outside a valid licence.",
