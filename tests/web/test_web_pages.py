@@ -59,6 +59,8 @@ def test_tiles_are_pngs_of_the_run_and_need_the_read_role(server, viewer):
     far = viewer.get(TILE.format(run=run, layer="after", z=15, x=0, y=0))
     assert far.status_code == 204  # outside the run
     assert viewer.get(TILE.format(run=run, layer="nope", z=z, x=x, y=y)).status_code == 404
+    assert viewer.get(TILE.format(run=run, layer="after", z=3, x=8, y=0)).status_code == 404
+    assert viewer.get(TILE.format(run=run, layer="after", z=-1, x=0, y=0)).status_code == 404
     assert viewer.get(TILE.format(run="no-such-run", layer="after", z=z, x=x, y=y)).status_code == 404
     anon = httpx.get(server["base"] + TILE.format(run=run, layer="after", z=z, x=x, y=y))
     assert anon.status_code == 401

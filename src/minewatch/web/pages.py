@@ -146,6 +146,8 @@ def web_router() -> APIRouter:
     @r.get(PREFIX + "/tiles/{run_id}/{layer}/{z}/{x}/{y}.png")
     def tile(run_id: str, layer: str, z: int, x: int, y: int, who: Who, reg: Reg) -> Response:
         folder = run_dir(reg, who, run_id)
+        if not (0 <= z <= 24 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+            raise HTTPException(404, f"no tile {z}/{x}/{y}")
         try:
             png = tiles.render_tile(folder, layer, z, x, y)
         except InputError as exc:

@@ -149,7 +149,9 @@ function legend() {
     el("span", {class: "swatch" + (round ? " round" : ""), style: `background:${colour}`}), label);
   box.replaceChildren(
     el("h3", {text: t("Alert level")}),
-    ...[1, 2, 3].map((lv) => item(LEVEL_COLOURS[lv], LEVELS[lv]())), item(LEVEL_COLOURS[0], t("not graded")),
+    ...[1, 2, 3].map((lv) => item(LEVEL_COLOURS[lv], LEVELS[lv]())), item(LEVEL_COLOURS[0], t("not graded")));
+  if (!canRead()) return;
+  box.append(
     el("h3", {text: t("Licence status")}),
     ...["active", "application", "expired", "suspended", "revoked", "relinquished"].map((s) => item(LICENCE_COLOURS[s], licenceLabel(s))),
     el("h3", {text: t("Footprint")}),
@@ -160,10 +162,10 @@ function legend() {
 
 map.on("load", async () => {
   addLayers();
-  legend();
   for (const box of Object.keys(TOGGLES)) document.getElementById(box).addEventListener("change", applyToggles);
   document.getElementById("onset-slider").addEventListener("input", applySlider);
   await MW.ready;
+  legend();
   for (const node of document.querySelectorAll("[data-readers]")) node.hidden = !canRead();
   for (const node of document.querySelectorAll("[data-public]")) node.hidden = canRead();
   const sites = canRead() ? records(await safe(api("/sites?limit=1000"), [])) : [];
