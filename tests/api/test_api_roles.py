@@ -36,6 +36,8 @@ def matrix(alert: str) -> list[tuple[str, str, str, dict | list | None, tuple, i
         ("get", "/api/alerts", "/api/alerts", None, PUBLIC, 200),
         ("get", "/api/alerts/{alert_id}", f"/api/alerts/{alert}", None, ALL, 404),
         ("get", "/api/alerts/{alert_id}/verify", f"/api/alerts/{alert}/verify", None, ALL, 404),
+        ("get", "/api/alerts/{alert_id}/files/{name}", f"/api/alerts/{alert}/files/sheet.html",
+         None, ALL, 404),
         ("get", "/api/alerts/{alert_id}/reviews", f"/api/alerts/{alert}/reviews", None, ALL, 404),
         ("post", "/api/alerts/{alert_id}/reviews", f"/api/alerts/{alert}/reviews",
          {"state": "pre-validated"}, REVIEWERS, 401),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from minewatch.api.auth import Reg, Who
@@ -44,6 +45,13 @@ def get_alert(alert_id: str, who: Who, reg: Reg) -> dict:
 def verify_alert(alert_id: str, who: Who, reg: Reg) -> dict:
     """Check the hashes (and signature) of the alert's run evidence (no re-run)."""
     return A.verify_alert_evidence(reg, who, alert_id)
+
+
+@router.get("/alerts/{alert_id}/files/{name}")
+def alert_file(alert_id: str, name: str, who: Who, reg: Reg) -> FileResponse:
+    """One evidence file of the alert (``files`` of its page: chips as PNG/GeoTIFF, the time
+    series as CSV/PNG, the sheet as HTML)."""
+    return FileResponse(A.alert_file(reg, who, alert_id, name))
 
 
 @router.get("/alerts/{alert_id}/reviews")

@@ -60,4 +60,10 @@ def demo(
         f"recall {scores['recall']:.3f}), median onset error {scores['median_onset_error_days']:.0f} days, "
         f"outside-licence area error {100 * scores['outside_area_rel_error']:.1f} %"
     )
+    from minewatch.run.records import record_in_registry
+
+    registry = out / "registry.gpkg"
+    record_in_registry(registry, req.out, site_id="demo", site_name="minewatch demo",
+                       licences=scene.licences, receptors=scene.receptors)
     stdout.print(f"open the report: {(req.out / 'report.html').resolve()}")
+    stdout.print(f"recorded in the registry {registry}: minewatch serve --registry {registry}")

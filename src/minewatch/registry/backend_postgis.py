@@ -12,7 +12,7 @@ import re
 
 import sqlalchemy as sa
 
-from minewatch.errors import RegistryError, RegistryLockedError
+from minewatch.errors import InputError, RegistryError, RegistryLockedError
 
 NAME = "postgis"
 _LOCK_KEY = 0x6D696E65  # "mine"
@@ -61,6 +61,8 @@ class PostGISBackend:
                 f"{self.lock_timeout:g} s",
                 hint="retry when the other import finishes, or raise --lock-timeout",
             )
+        if "cannot contain NUL" in str(orig):  # psycopg refuses it before the server sees it
+            return InputError("text cannot contain NUL (0x00) characters")
         if isinstance(exc, sa.exc.OperationalError) and code is None:
             first = str(orig).strip().splitlines()[0] if str(orig).strip() else repr(orig)
             return RegistryError(f"cannot reach registry {self.display}: {first}")

@@ -27,10 +27,14 @@ def as_geometry(g) -> shapely.Geometry | None:
     """A shapely geometry from a shapely geometry, GeoJSON dict or string, or WKT (None stays)."""
     if g is None or isinstance(g, shapely.Geometry):
         return g
-    if isinstance(g, dict):
-        return shapely.geometry.shape(g)
-    if isinstance(g, str):
-        return shapely.from_wkt(g) if not g.lstrip().startswith("{") else shapely.from_geojson(g)
+    try:
+        if isinstance(g, dict):
+            return shapely.geometry.shape(g)
+        if isinstance(g, str):
+            return (shapely.from_wkt(g) if not g.lstrip().startswith("{")
+                    else shapely.from_geojson(g))
+    except Exception as exc:  # malformed GeoJSON or WKT (shapely/GEOS raise many kinds)
+        raise InputError(f"not a valid geometry: {str(exc).splitlines()[0][:120]}") from None
     raise InputError(f"not a geometry: {type(g).__name__}")
 
 

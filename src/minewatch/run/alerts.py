@@ -165,6 +165,23 @@ def verify_alert_evidence(reg: Registry, who: Principal, alert_id: str) -> dict:
     return verify_run(folder, rerun=False, refetch=False).to_dict()
 
 
+def alert_file(reg: Registry, who: Principal, alert_id: str, name: str) -> Path:
+    """One file of the alert's evidence (a chip, its time series, its sheet): only the names
+    its ``alert.json`` lists."""
+    row = _alert_for(reg, who, alert_id)
+    require(who, "read")
+    folder = run_folder(reg, row.get("run_id"))
+    run_alert_id = alert_properties(row).get("run_alert_id")
+    if folder is None or not run_alert_id:
+        raise NotFoundError(f"the evidence of alert {alert_id} is not available here")
+    base = folder / EVIDENCE_DIR / "alerts" / run_alert_id
+    record = base / "alert.json"
+    files = json.loads(record.read_text()).get("files", {}) if record.is_file() else {}
+    if name not in set(files.values()) or not (base / name).is_file():
+        raise NotFoundError(f"alert {alert_id} has no evidence file {name!r}")
+    return base / name
+
+
 def review_alert(reg: Registry, who: Principal, alert_id: str, to_state: str, *,
                  comment: str | None = None, expected: str | None = None,
                  publish: bool | None = None) -> dict:

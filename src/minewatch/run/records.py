@@ -197,3 +197,18 @@ def record_run_folder(reg: Registry, out: str | Path, *, site_id: str,
                              "inputs": {"out": str(out)}})
     reg.record_alerts(run_id, [{**a, "site_id": site_id} for a in summary.get("alerts", [])])
     return run_id
+
+
+def record_in_registry(registry: str | Path, out: str | Path, *, site_id: str,
+                       site_name: str | None = None, licences: str | Path | None = None,
+                       receptors: str | Path | None = None) -> str:
+    """Create (or open) a registry and record a finished run folder in it; see
+    :func:`record_run_folder`. Returns the run id."""
+    from minewatch.registry import init_registry
+
+    reg = init_registry(registry)
+    try:
+        return record_run_folder(reg, out, site_id=site_id, site_name=site_name,
+                                 licences=licences, receptors=receptors)
+    finally:
+        reg.close()
