@@ -69,7 +69,7 @@ def render_page(request: Request, template: str, **context) -> HTMLResponse:
               "messages": {m: t.gettext(m) for m in script_messages()}, **context}
     html = _env(lang).get_template(template).render(
         lang=lang, languages=LANGUAGES, ui=PREFIX, path=request.url.path,
-        config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"), **context)
+        config=json.dumps(config, ensure_ascii=False).replace("<", "\\u003c"), **context)
     response = HTMLResponse(html)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)

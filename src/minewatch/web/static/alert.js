@@ -122,7 +122,8 @@ async function show() {
     ? t("Licence %(id)s, %(status)s when the change began", {id: a.licence_id, status: licenceLabel(a.licence_status_at_onset)})
     : t("No licence covered this place when the change began");
   const sure = t("certainty %(words)s (%(conf)s on a 0 to 1 scale)", {words: certainty(a.confidence), conf: num(a.confidence, 2)});
-  document.getElementById("fact-sure").textContent = level ? LEVELS[level]() + ": " + sure : sure;
+  document.getElementById("fact-sure").textContent = a.confidence === null || a.confidence === undefined
+    ? (level ? LEVELS[level]() : "—") : (level ? LEVELS[level]() + ": " + sure : sure);
   const ev = a.evidence || {};
   document.getElementById("fact-evidence").textContent = ev.manifest_sha256
     ? t("manifest SHA-256 %(hash)s (%(signed)s)", {hash: ev.manifest_sha256.slice(0, 16) + "…",

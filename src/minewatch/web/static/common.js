@@ -110,7 +110,7 @@ function date(iso) {
   return t("%(day)s %(month)s %(year)s", {day: d, month: MONTHS[m - 1](), year: y});
 }
 function certainty(c) {
-  if (c === null || c === undefined) return t("unknown");
+  if (c === null || c === undefined) return "—";
   if (c >= 0.8) return t("high");
   if (c >= 0.5) return t("medium");
   return t("low");
