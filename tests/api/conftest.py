@@ -52,8 +52,8 @@ def fill(reg, n_alerts: int = 6) -> list[str]:
 
 
 @pytest.fixture
-def api_registry(new_url):
-    reg = init_registry(new_url())
+def api_registry(new_url, tmp_path):
+    reg = init_registry(new_url(), files_dir=tmp_path / "registry-files")
     reg.alert_ids = fill(reg)
     yield reg
     reg.close()

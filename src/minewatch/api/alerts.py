@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from minewatch.api.auth import Reg, Who
-from minewatch.api.params import AlertParams, Limit, Offset
+from minewatch.api.params import AlertParams, GeoJSONResponse, Limit, Offset
 from minewatch.run import alerts as A
 from minewatch.run import records
 
@@ -27,18 +27,18 @@ class ReviewBody(BaseModel):
         default=None, description="show a validated alert to the public (or withdraw it)")
 
 
-@router.get("/alerts")
-def list_alerts(q: AlertParams, who: Who, reg: Reg) -> dict:
+@router.get("/alerts", response_class=GeoJSONResponse)
+def list_alerts(q: AlertParams, who: Who, reg: Reg) -> GeoJSONResponse:
     """Alerts as a GeoJSON FeatureCollection, filtered and paged (``total`` = all matches).
     The anonymous public sees published alerts only."""
-    return A.list_alerts(reg, who, q)
+    return GeoJSONResponse(A.list_alerts(reg, who, q))
 
 
-@router.get("/alerts/{alert_id}")
-def get_alert(alert_id: str, who: Who, reg: Reg) -> dict:
+@router.get("/alerts/{alert_id}", response_class=GeoJSONResponse)
+def get_alert(alert_id: str, who: Who, reg: Reg) -> GeoJSONResponse:
     """One alert: geometry, licence situation at onset, receptors downstream, evidence files
     and hash, review state and history."""
-    return A.alert_detail(reg, who, alert_id)
+    return GeoJSONResponse(A.alert_detail(reg, who, alert_id))
 
 
 @router.get("/alerts/{alert_id}/verify")

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from minewatch import __version__
-from minewatch.api import access, alerts, exports, records
+from minewatch.api import access, alerts, exports, field, records
 from minewatch.api.errors import add_exception_handlers
 from minewatch.registry import Registry, open_registry
 
@@ -57,7 +57,7 @@ def create_app(registry: str | Path | Registry, *, secure_cookies: bool | None =
     app.state.registry = reg
     app.state.secure_cookies = secure_cookies
     add_exception_handlers(app)
-    for module in (access, alerts, records, exports):
+    for module in (access, alerts, records, field, exports):
         app.include_router(module.router)
     from minewatch.web import web_router  # the dashboard, under /ui (docs/web.md)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from minewatch.api.auth import Reg, Who
-from minewatch.api.params import BBoxQuery, Limit, Offset, parse_bbox
+from minewatch.api.params import BBoxQuery, GeoJSONResponse, Limit, Offset, parse_bbox
 from minewatch.run import records
 
 router = APIRouter(prefix="/api", tags=["registry"])
@@ -18,16 +18,16 @@ Features = Annotated[list[dict[str, Any]], Body(
     description="GeoJSON Features (or plain objects with a geometry) to create or update")]
 
 
-@router.get("/records/{kind}")
+@router.get("/records/{kind}", response_class=GeoJSONResponse)
 def list_kind(kind: str, who: Who, reg: Reg, bbox: BBoxQuery = None,
               on: Annotated[dt.date | None, Query(
                   description="licences: the versions in force that day; others: that day")] = None,
               status: Annotated[str | None, Query(max_length=50)] = None,
-              limit: Limit = 100, offset: Offset = 0) -> dict:
+              limit: Limit = 100, offset: Offset = 0) -> GeoJSONResponse:
     """Records of a kind (sites, deposits, licences, parcels, receptors, operators,
     sampling_points, samples, inspections, monitoring_runs) as a FeatureCollection."""
-    return records.list_records(reg, who, kind, bbox=parse_bbox(bbox), on=on, status=status,
-                                limit=limit, offset=offset)
+    return GeoJSONResponse(records.list_records(reg, who, kind, bbox=parse_bbox(bbox), on=on,
+                                                status=status, limit=limit, offset=offset))
 
 
 @router.get("/records/{kind}/{ident}")
@@ -59,9 +59,9 @@ def _kind_routes(kind: str) -> None:
     def list_(who: Who, reg: Reg, bbox: BBoxQuery = None,
               on: Annotated[dt.date | None, Query()] = None,
               status: Annotated[str | None, Query(max_length=50)] = None,
-              limit: Limit = 100, offset: Offset = 0) -> dict:
-        return records.list_records(reg, who, kind, bbox=parse_bbox(bbox), on=on, status=status,
-                                    limit=limit, offset=offset)
+              limit: Limit = 100, offset: Offset = 0) -> GeoJSONResponse:
+        return GeoJSONResponse(records.list_records(reg, who, kind, bbox=parse_bbox(bbox), on=on,
+                                                    status=status, limit=limit, offset=offset))
 
     def get(ident: str, who: Who, reg: Reg) -> dict:
         return records.get_record(reg, who, kind, ident)
@@ -70,6 +70,7 @@ def _kind_routes(kind: str) -> None:
         return records.save_records(reg, who, kind, features)
 
     router.add_api_route(f"/{kind}", list_, methods=["GET"], name=f"list_{kind}",
+                         response_class=GeoJSONResponse,
                          summary=f"List {kind} (GeoJSON, bbox/date/status filters, paging)")
     router.add_api_route(f"/{kind}/{{ident}}", get, methods=["GET"], name=f"get_{kind}",
                          summary=f"One of the {kind}")
