@@ -39,6 +39,31 @@ def _tile_of(bounds, z=15):
     return t.z, t.x, t.y
 
 
+def test_runs_write_the_composites_as_cloud_optimised_geotiffs(server):
+    """The batch contract's composite_before/after.tif: 5 float32 bands named red, green, blue,
+    swir22, nir, reflectance, NaN where never clear, COG layout; flow_paths.geojson beside."""
+    import json
+
+    import numpy as np
+    import rasterio
+
+    run = server["run"]
+    for name in ("composite_before.tif", "composite_after.tif"):
+        with rasterio.open(run / name) as src:
+            assert src.count == 5 and src.dtypes == ("float32",) * 5
+            assert src.descriptions == ("red", "green", "blue", "swir22", "nir")
+            assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+            data = src.read()
+            with rasterio.open(run / "footprint.tif") as fp:
+                assert (src.crs, src.transform, src.shape) == (fp.crs, fp.transform, fp.shape)
+        finite = data[np.isfinite(data)]
+        assert finite.size > 0.9 * data.size and 0 <= np.median(finite) <= 1
+    paths = json.loads((run / "flow_paths.geojson").read_text())
+    ids = {a["alert_id"] for a in server["summary"]["alerts"]}
+    assert paths["features"] and {f["properties"]["alert_id"] for f in paths["features"]} <= ids
+    assert all(f["geometry"]["type"] == "LineString" for f in paths["features"])
+
+
 def test_tiles_are_pngs_of_the_run_and_need_the_read_role(server, viewer):
     run = _run_id(server, viewer)
     layers = viewer.get(f"/ui/runs/{run}/layers").json()
