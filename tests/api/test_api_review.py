@@ -125,12 +125,12 @@ def test_cli_review_and_users(tmp_path, api_registry):
     assert accounts.authenticate(api_registry, "carla", "new password 1").role == "analyst"
 
 
-def test_a_registry_at_0002_is_upgraded(new_url):
+def test_a_registry_at_0003_is_upgraded(new_url):
     url = new_url()
     old = Registry(backend_for(url, 30))
     try:
         with old.write() as conn:
-            migrate.upgrade(conn, "0002")
+            migrate.upgrade(conn, "0003")  # alerts with levels, before access and review
         ids = fill(old, n_alerts=2)
     finally:
         old.close()

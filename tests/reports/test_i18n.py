@@ -11,15 +11,17 @@ from minewatch.errors import InputError
 from minewatch.reports.i18n import LANGUAGES, Translator, parse_po, source_messages
 
 
-def test_spanish_catalogue_translates_every_report_text():
-    es = Translator("es").catalogue
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_catalogue_translates_every_report_and_dashboard_text(lang):
+    cat = Translator(lang).catalogue
     msgs = source_messages()
-    assert len(msgs) > 100, "the extractor finds the report's texts"
-    missing = sorted(m for m in msgs if isinstance(m, str) and not es.get(m))
-    assert not missing, f"untranslated in es: {missing[:5]}"
-    for msgid, msgstr in es.items():
+    assert len(msgs) > 250, "the extractor finds the report's and the dashboard's texts"
+    assert {"Alert queue", "Who is downstream", "Mining disturbance report"} <= msgs, "both sources are read"
+    missing = sorted(m for m in msgs if isinstance(m, str) and not cat.get(m))
+    assert not missing, f"untranslated in {lang}: {missing[:5]}"
+    for msgid, msgstr in cat.items():
         assert sorted(re.findall(r"%\(\w+\)s", msgid)) == sorted(re.findall(r"%\(\w+\)s", msgstr)), msgid
-    stale = sorted(k for k in es if k not in msgs)
+    stale = sorted(k for k in cat if k not in msgs)
     assert not stale, f"entries no longer used: {stale[:5]}"
 
 
@@ -31,7 +33,10 @@ def test_translator_formats_and_falls_back():
     assert Translator("en").num(1234.5, 1) == "1\u2009234.5"
     with pytest.raises(InputError, match="--lang 'ru' is not available"):
         Translator("ru")
-    assert set(LANGUAGES) >= {"en", "es"}
+    assert set(LANGUAGES) >= {"en", "es", "az"}
+    az = Translator("az")
+    assert az("Alert %(id)s", id="A0001") == "Xəbərdarlıq A0001"
+    assert az.num(1234.5, 2) == "1\u2009234,50"
 
 
 def test_parse_po_multiline_escapes_fuzzy_and_plural():
@@ -69,11 +74,12 @@ msgstr[1] "%(n)s alertas"
         parse_po('msgid "x"\nbogus line\n')
 
 
-def test_shipped_po_file_is_valid_gettext():
+@pytest.mark.parametrize("lang", ["es", "az"])
+def test_shipped_po_file_is_valid_gettext(lang):
     import shutil
     import subprocess
 
-    ref = resources.files("minewatch").joinpath("locale", "es", "LC_MESSAGES", "minewatch.po")
+    ref = resources.files("minewatch").joinpath("locale", lang, "LC_MESSAGES", "minewatch.po")
     if shutil.which("msgfmt") is None:
         pytest.skip("msgfmt (gettext) not installed")
     res = subprocess.run(["msgfmt", "--check-format", "-o", "/dev/null", str(ref)], capture_output=True, text=True)

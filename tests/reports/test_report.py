@@ -55,6 +55,23 @@ def test_spanish_report_and_sheets_have_no_english_headings(scene, tmp_path):
         assert f"<th>{word}</th>" in sheet
 
 
+def test_azerbaijani_report_through_the_cli(scene, tmp_path):
+    """``--lang az``: every section heading and the sheets in Azerbaijani, decimal comma."""
+    from minewatch.reports.i18n import Translator
+
+    az = Translator("az")
+    summary = run(scene, tmp_path / "az", "--lang", "az")
+    html = (tmp_path / "az" / "report.html").read_text()
+    assert '<html lang="az">' in html
+    assert {az(h) for h in SECTIONS_EN} <= set(headings(html))
+    assert not set(SECTIONS_EN) & set(headings(html))
+    area = f"{summary['disturbance']['total_area_ha']:.2f}".replace(".", ",")
+    assert f"{area} ha torpaq mədən sahəsinə" in html
+    sheet = (tmp_path / "az" / "evidence" / "alerts" / "A0002" / "sheet.html").read_text()
+    for word in ("Nə", "Harada", "Nə vaxt", "Lisenziya", "Aşağı axında"):
+        assert f"<th>{word}</th>" in sheet
+
+
 def test_english_report_sections_and_summary(scene, tmp_path):
     summary = run(scene, tmp_path / "en")
     html = (tmp_path / "en" / "report.html").read_text()

@@ -16,7 +16,7 @@ from minewatch.cli.main import main  # noqa: E402
 from minewatch.reports.i18n import Translator  # noqa: E402
 
 
-@pytest.fixture(scope="module", params=["en", "es"])
+@pytest.fixture(scope="module", params=["en", "es", "az"])
 def small_run(request, tmp_path_factory):
     base = tmp_path_factory.mktemp("fields")
     scene = build_scene(base / "scene")

@@ -59,6 +59,9 @@ def create_app(registry: str | Path | Registry, *, secure_cookies: bool | None =
     add_exception_handlers(app)
     for module in (access, alerts, records, field, exports):
         app.include_router(module.router)
+    from minewatch.web import web_router  # the dashboard, under /ui (docs/web.md)
+
+    app.include_router(web_router())
 
     @app.middleware("http")
     async def _reject_nul(request: Request, call_next):

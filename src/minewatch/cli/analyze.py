@@ -61,7 +61,7 @@ def analyze(
     sign: Path = typer.Option(None, "--sign", help="Ed25519 key file (`minewatch keys generate`) to sign "
                               "OUT/evidence/manifest.json with."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to OUT/report.pdf (headless Chromium)."),
-    lang: str = typer.Option("en", "--lang", help="Report language: en (English) or es (Español)."),
+    lang: str = typer.Option("en", "--lang", help="Report language: en (English), es (Español) or az (Azərbaycanca)."),
     registry: str = typer.Option(None, "--registry", help="Registry (GeoPackage path or postgresql:// URL) to "
                                  "take licences and receptors from, instead of files; the run and its alerts are "
                                  "recorded in it. Needs --site."),

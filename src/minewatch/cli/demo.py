@@ -32,7 +32,7 @@ def demo(
                                           "the default scenario, 5 for the others)."),
     no_analyze: bool = typer.Option(False, "--no-analyze", help="Only generate the scene (no analysis)."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (headless Chromium)."),
-    lang: str = typer.Option("en", "--lang", help="Report language: en or es."),
+    lang: str = typer.Option("en", "--lang", help="Report language: en, es or az."),
 ) -> None:
     """Generate a synthetic ~4 x 4 km mining area (Sentinel-2 L2A-like COGs, STAC catalog, licences,
     receptors, DEM, truth) and run `minewatch analyze` on it; prints its accuracy against the scene's truth."""

@@ -35,8 +35,9 @@ if TYPE_CHECKING:  # the application layer's types; evidence never imports it at
     from minewatch.run.result import RunResult
 
 #: The run's standard outputs, in the run folder (see docs/batch-contract.md).
-STANDARD_OUTPUTS = ("disturbance_date.tif", "alert_level.tif", "confidence.tif", "footprint.tif", "footprint_class.tif", "assessment.tif",
-                    "alerts.geojson", "summary.json", "report.html")
+STANDARD_OUTPUTS = ("disturbance_date.tif", "alert_level.tif", "confidence.tif", "footprint.tif",
+                    "footprint_class.tif", "assessment.tif", "composite_before.tif", "composite_after.tif",
+                    "alerts.geojson", "flow_paths.geojson", "summary.json", "report.html")
 COMPOSITE = {"truecolor": ev.TRUE_COLOUR, "swir": ev.SWIR_FALSE_COLOUR}
 #: Alerts that get image chips, a time series and a sheet (the rest: alert.json only), see docs/evidence.md.
 MAX_FULL_ALERTS = 30

@@ -20,7 +20,7 @@ from importlib import resources
 from minewatch.errors import InputError
 
 #: Languages shipped, with their own name.
-LANGUAGES = {"en": "English", "es": "Español"}
+LANGUAGES = {"en": "English", "es": "Español", "az": "Azərbaycanca"}
 DOMAIN = "minewatch"
 
 
@@ -117,7 +117,7 @@ class Translator:
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         forms = self.catalogue.get(singular)
-        index = 0 if n == 1 else 1  # English and Spanish: two forms, n != 1 is plural
+        index = 0 if n == 1 else 1  # English, Spanish, Azerbaijani: two forms, n != 1 is plural
         if isinstance(forms, list) and len(forms) > index:
             return forms[index]
         return singular if n == 1 else plural
@@ -129,7 +129,7 @@ class Translator:
     # -- locale-aware formatting ---------------------------------------------------------------
     @property
     def decimal_comma(self) -> bool:
-        return self.lang == "es"
+        return self.lang in ("es", "az")
 
     def num(self, value: float | None, digits: int = 2) -> str:
         """A number with ``digits`` decimals, using the language's decimal mark."""
@@ -155,12 +155,16 @@ def extract_messages(text: str) -> set[str | tuple[str, str]]:
 
 
 def source_messages() -> set:
-    """Every message id in the report templates and the modules that produce report text."""
+    """Every message id in the report and dashboard templates, the dashboard's scripts
+    (``t("...")``) and the modules that produce report text: one catalogue for both."""
     root = resources.files("minewatch")
     texts = []
-    for sub in ("reports/templates",):
-        for entry in root.joinpath(sub).iterdir():
-            if entry.name.endswith(".j2"):
+    for sub, suffix in (("reports/templates", ".j2"), ("web/templates", ".j2"), ("web/static", ".js")):
+        folder = root.joinpath(sub)
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.name.endswith(suffix):
                 texts.append(entry.read_text(encoding="utf-8"))
     for mod in ("reports/html.py", "reports/figures.py", "reports/text.py", "evidence/alerts.py",
                 "evidence/sheets.py", "evidence/writer.py"):

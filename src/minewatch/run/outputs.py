@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from minewatch.analysis.footprint.classify import FOOTPRINT_LEGEND, NOT_ASSESSED
+from minewatch.analysis.composites import COMPOSITE_BANDS
 from minewatch.atomic import write_text
 from minewatch.evidence.writer import STANDARD_OUTPUTS, begin_evidence, finish_evidence
 from minewatch.geotiff import write_geotiff
@@ -30,6 +31,20 @@ RASTER_DESCRIPTIONS = {
     "assessment.tif": "whether the change model could assess each pixel: "
                       + ", ".join(f"{k} {v}" for k, v in ASSESSMENT_CODES.items()),
 }
+#: The median composites (bands :data:`COMPOSITE_BANDS`) as COGs, for the dashboard's imagery tiles.
+COMPOSITES = {"composite_before.tif": "median of clear observations, the year before the period",
+              "composite_after.tif": "median of clear observations, the period's last year"}
+
+
+def flow_paths(result: RunResult) -> dict:
+    """The downstream flow path of each alert as a GeoJSON FeatureCollection (EPSG:4326)."""
+    from shapely.geometry import mapping
+
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": mapping(p["geometry"]),
+         "properties": {"alert_id": p["alert_id"], "length_m": round(float(p["length_m"]), 1),
+                        "reaches_edge": bool(p.get("reaches_edge", False))}}
+        for p in result.risk.paths]}
 
 
 def write_outputs(result: RunResult, summary: dict, inputs: ResolvedInputs, store: PixelStore, out: Path,
@@ -48,8 +63,14 @@ def write_outputs(result: RunResult, summary: dict, inputs: ResolvedInputs, stor
     write_geotiff(out / "footprint_class.tif", result.classes.classes, crs=grid.crs, transform=grid.transform,
                   nodata=NOT_ASSESSED, descriptions=[str(y) for y in result.classes.years],
                   tags={"DESCRIPTION": f"footprint class at the end of each calendar year (one band per year): {legend}"})
+    for name, array in (("composite_before.tif", result.rasters.before),
+                        ("composite_after.tif", result.rasters.after)):
+        write_geotiff(out / name, array, crs=grid.crs, transform=grid.transform, driver="COG", nodata=float("nan"),
+                      descriptions=COMPOSITE_BANDS, tags={"DESCRIPTION": COMPOSITES[name], "UNITS": "reflectance"})
     features = [a.feature() for a in result.alerts]
     write_text(out / "alerts.geojson", json.dumps({"type": "FeatureCollection", "features": features}, indent=1))
+    if result.risk is not None:
+        write_text(out / "flow_paths.geojson", json.dumps(flow_paths(result), indent=1))
     write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     options = result.request.evidence
     pending = None
