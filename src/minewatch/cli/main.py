@@ -75,7 +75,7 @@ def _root(
 
 # One module per command or command group, under minewatch/cli/.
 COMMAND_MODULES: tuple[str, ...] = ("demo", "analyze", "ingest", "samples", "river", "registry", "fetch", "verify",
-                                   "keys", "hydrology", "notify")
+                                   "keys", "hydrology", "notify", "analyze_all")
 
 
 def register_commands() -> None:
