@@ -22,20 +22,22 @@ def tiny_scene(tmp_path_factory) -> Path:
                           start="2018-01-01")
 
 
-def _strip(doc):
+def _strip(doc, drop: tuple[str, ...]):
     if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k not in TIMESTAMPS}
+        return {k: _strip(v, drop) for k, v in doc.items() if k not in drop}
     if isinstance(doc, list):
-        return [_strip(v) for v in doc]
+        return [_strip(v, drop) for v in doc]
     return doc
 
 
-def assert_same_run(a: Path, b: Path) -> None:
-    """The rasters and alerts byte for byte, the summary except its timestamps."""
+def assert_same_run(a: Path, b: Path, *, tile_sizes_differ: bool = False) -> None:
+    """The rasters and alerts byte for byte, the summary except its timestamps (and the
+    tile size it records, when the runs used different ones)."""
     for name in SAME_BYTES:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    sa = _strip(json.loads((a / "summary.json").read_text()))
-    sb = _strip(json.loads((b / "summary.json").read_text()))
+    drop = TIMESTAMPS + (("tile_size",) if tile_sizes_differ else ())
+    sa = _strip(json.loads((a / "summary.json").read_text()), drop)
+    sb = _strip(json.loads((b / "summary.json").read_text()), drop)
     assert sa == sb
 
 
