@@ -36,10 +36,13 @@ def _dask_cluster(folder: Path):
                                "--no-dashboard", "--scheduler-file", str(sched_file)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        deadline = time.time() + 60
-        while not sched_file.exists() and time.time() < deadline:
-            time.sleep(0.2)
-        address = json.loads(sched_file.read_text())["address"]
+        deadline = time.time() + 120
+        address = None
+        while address is None and time.time() < deadline:
+            try:
+                address = json.loads(sched_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):  # not written yet, or half written
+                time.sleep(0.2)
         workers = [subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
                                      "--nworkers", "1", "--no-nanny", "--no-dashboard", "--name", f"w{k}"],
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -181,7 +181,8 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
     years = _years(items)
     clear_per_year = np.zeros((len(years), h, w), np.uint16)
     tiles = list(grid.tiles(req.detection.tile_size))
-    kept: dict[int, KeptPixels] = {}
+    pending: dict[int, KeptPixels | None] = {}  # kept pixels of tiles that finished before an earlier one
+    next_kept = 0
     skipped: dict[int, list[SkippedAsset]] = {}
     progress("analysing tiles", 0, len(tiles))
     results = _tile_results(req, TileInputs.of(inputs), tiles, executor, checkpoint)
@@ -197,12 +198,12 @@ def analyse_tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelSt
         assessment[rows, cols] = tile.assessment
         last_clear[rows, cols] = tile.last_clear
         clear_per_year[:, rows, cols] = tile.clear_per_year
-        if tile.kept is not None:
-            kept[i] = tile.kept
+        pending[i] = tile.kept
+        while next_kept in pending:  # into the store in tile order, as soon as the order allows
+            store.add(pending.pop(next_kept))
+            next_kept += 1
         skipped[i] = tile.skipped
         progress("analysing tiles", done, len(tiles))
-    for i in sorted(kept):  # tile order, whatever order the tasks finished in
-        store.add(kept[i])
     for i in sorted(skipped):  # one entry per item and band however many tiles failed, as load_tile does
         for s in skipped[i]:
             if not any((k.item_id, k.band, k.stage) == (s.item_id, s.band, s.stage) for k in inputs.skipped):
