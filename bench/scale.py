@@ -11,7 +11,8 @@ baseline is ``analyze`` as it was before tiles became tasks (commit ``BASELINE``
 ``git archive`` into /tmp/scale-baseline-<commit>/ and run with the same interpreter), on the
 ``--baseline-size`` AOI. Every process of a run is sampled with psutil (every 0.2 s) for its
 resident memory; "per worker" is the largest worker process (the client process for the
-baseline, which has no workers). Throughput is pixel-dates per second per core used
+baseline, which has no workers). Each tree runs once on the smallest AOI first, discarded, so
+Numba's compilation is not counted. Throughput is pixel-dates per second per core used
 (workers, or the machine's cores for the baseline whose Numba kernels use them all).
 
 The machine's load is printed before and after (``uptime``): on a shared machine the
@@ -104,12 +105,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,3000", help="AOI sizes in px (comma-separated)")
     ap.add_argument("--dates", type=int, default=100)
     ap.add_argument("--baseline-size", type=int, default=1000, help="AOI size the baseline runs on (0: skip)")
-    ap.add_argument("--tile-size", type=int, default=512)
+    ap.add_argument("--tile-size", type=int, default=256, help="tile size (tasks: (size / tile)^2)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     cores = os.cpu_count() or 1
     print(f"load before: {uptime()}  ({cores} cores)")
     src = REPO / "src"
+    # warm-up, discarded: Numba compiles (and caches) each tree's kernels on its first run
+    warm = make_aoi(min(sizes), args.dates)
+    for tree in (src, *((baseline_src(),) if args.baseline_size else ())):
+        run_analyze(tree, warm, args.dates, [] if tree != src else ["--scheduler", "local", "--workers", "1"])
     rows = {}
     for size in sizes:
         t0 = time.perf_counter()

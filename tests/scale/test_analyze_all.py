@@ -67,3 +67,33 @@ def test_a_failing_site_does_not_stop_the_others(tiny_scene, tmp_path, capsys):
     rows = {r["site_id"]: r for r in csv.DictReader((out / "sites.csv").open())}
     assert [rows[s]["outcome"] for s in ("A", "FAR", "B")] == ["reused", "failed", "reused"]
     assert len(open_registry(reg).rows("monitoring_runs")) == 2
+
+
+def test_aois_against_a_licences_file(tiny_scene, tmp_path, capsys):
+    """--aois FILE --licences FILE: one run per area, imagery from a {site} catalog template; an
+    area without imagery fails alone."""
+    with rasterio.open(tiny_scene.dem) as src:
+        bounds = transform_bounds(src.crs, 4326, *src.bounds)
+    aois = tmp_path / "aois.geojson"
+    aois.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"aoi_id": aid}, "geometry": mapping(box(*bounds))}
+        for aid in ("PIT", "NOIMAGERY")]}))
+    (tmp_path / "imagery").mkdir()
+    (tmp_path / "imagery" / "PIT").symlink_to(tiny_scene.catalog.parent, target_is_directory=True)
+    out = tmp_path / "job"
+    rc = main(["analyze-all", "--aois", str(aois), "--licences", str(tiny_scene.licences), "--catalog",
+               str(tmp_path / "imagery" / "{site}" / tiny_scene.catalog.name), "--start", "2020-01-01",
+               "--end", "2024-12-31", "--out", str(out), "--tile-size", "32"])
+    assert rc == 1
+    capsys.readouterr()
+    rows = {r["site_id"]: r for r in csv.DictReader((out / "sites.csv").open())}
+    assert rows["PIT"]["outcome"] == "ok" and int(rows["PIT"]["n_alerts"]) > 0
+    assert rows["NOIMAGERY"]["outcome"] == "failed" and "file not found" in rows["NOIMAGERY"]["error"]
+    summary = json.loads((out / "sites" / "PIT" / "summary.json").read_text())
+    assert summary["site"] == "PIT" and len(summary["alerts"]) == int(rows["PIT"]["n_alerts"])
+
+
+def test_registry_or_aois(tmp_path, capsys):
+    rc = main(["analyze-all", "--start", "2020-01-01", "--end", "2024-12-31", "--out", str(tmp_path / "o")])
+    assert rc == 2 and "give either --registry" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

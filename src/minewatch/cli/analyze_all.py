@@ -15,12 +15,15 @@ from minewatch.dates import parse_date
 
 @app.command("analyze-all")
 def analyze_all(
-    registry: str = typer.Option(..., "--registry", help="Registry (GeoPackage path or postgresql:// URL) whose "
+    registry: str = typer.Option(None, "--registry", help="Registry (GeoPackage path or postgresql:// URL) whose "
                                  "sites are analysed; each run and its alerts are recorded in it."),
+    aois: Path = typer.Option(None, "--aois", help="Instead of --registry: GeoJSON polygons (property aoi_id), "
+                              "each analysed against --licences."),
+    licences: Path = typer.Option(None, "--licences", help="With --aois: the licences GeoJSON."),
     catalog: str = typer.Option(None, "--catalog", help="Local STAC catalog of the imagery; {site} in the path "
                                 "becomes each site's id (imagery/{site}/catalog.json). Leave out to fetch "
                                 "each site's imagery from a STAC API."),
-    sites: str = typer.Option(None, "--sites", help="Comma-separated site ids (default: every site)."),
+    sites: str = typer.Option(None, "--sites", help="Comma-separated site (or AOI) ids (default: all)."),
     start: str = typer.Option(..., "--start", help="First monitored day (YYYY-MM-DD)."),
     end: str = typer.Option(..., "--end", help="Last monitored day (YYYY-MM-DD)."),
     out: Path = typer.Option(..., "--out", help="Job folder: sites/<site_id>/ per site, sites.csv, sites.json "
@@ -32,17 +35,17 @@ def analyze_all(
                                   "tcp://HOST:8786; default $MINEWATCH_SCHEDULER."),
     workers: int = typer.Option(None, "--workers", help="With --scheduler local: worker processes."),
 ) -> None:
-    """Analyse every site of a registry (or those of --sites); a failing site is reported and does
-    not stop the others. Exit code 1 when some site failed."""
+    """Analyse every site of a registry (or those of --sites, or the areas of --aois); a failing site
+    is reported and does not stop the others. Exit code 1 when some site failed."""
     from minewatch.run import DetectionOptions, ExecutionOptions, MonitoringRequest, Period, RunInputs
     from minewatch.run.cluster import resolve_scheduler
     from minewatch.run.sites import SitesRequest, run_sites
 
     template = MonitoringRequest(
-        inputs=RunInputs(catalog=Path("."), registry=registry, dem=dem), site="*",
+        inputs=RunInputs(catalog=Path("."), licences=Path("."), dem=dem),
         period=Period(parse_date(start, "--start"), parse_date(end, "--end")), out=out,
         detection=DetectionOptions(backend=backend, tile_size=tile_size), execution=ExecutionOptions())
-    req = SitesRequest(registry=registry, template=template, catalog=catalog,
+    req = SitesRequest(registry=registry, template=template, catalog=catalog, aois=aois, licences=licences,
                        sites=tuple(s.strip() for s in sites.split(",") if s.strip()) if sites else (),
                        scheduler=resolve_scheduler(scheduler), n_workers=workers)
     console = output.console(stderr=True)

@@ -1,5 +1,9 @@
 """Many sites as one job (``minewatch analyze-all``): every site of a registry analysed, in parallel.
 
+The job's sites are the registry's sites (all, or those listed), or the areas of an AOI file
+(``--aois``: GeoJSON polygons with an ``aoi_id``, analysed against a ``--licences`` file instead of a
+registry; their imagery from ``--catalog`` or fetched for each AOI's box).
+
 Each site is one task (:func:`run_site`): a :func:`~minewatch.run.monitoring.run_monitoring` of
 that site (licences and receptors from the registry, the run and its alerts recorded in it) into
 ``OUT/sites/<site_id>/``, its tiles run serially inside the task. Tasks run on the job's executor
@@ -43,10 +47,12 @@ class SitesRequest:
     options apply to every site; its ``out`` is the job's folder.
     """
 
-    registry: str
+    registry: str | None
     template: MonitoringRequest
     catalog: str | None = None  #: local catalog for every site; ``{site}`` in it becomes the site id
     sites: tuple[str, ...] = ()  #: the sites to run (default: every site of the registry)
+    aois: Path | None = None  #: AOI GeoJSON (``aoi_id`` per polygon) instead of registry sites
+    licences: Path | None = None  #: licences GeoJSON of the AOI runs
     scheduler: str | None = None  #: where the sites run (:func:`~minewatch.run.cluster.resolve_scheduler`)
     n_workers: int | None = None
 
@@ -66,17 +72,17 @@ class SiteOutcome:
     error: str | None = None
 
 
-def site_request(req: SitesRequest, site_id: str) -> MonitoringRequest:
-    """The monitoring request of one site of the job."""
-    t = req.template
-    if req.catalog is not None:
-        inputs = RunInputs(catalog=Path(req.catalog.replace(SITE_PLACEHOLDER, site_id)), registry=req.registry,
-                           receptors=t.inputs.receptors, dem=t.inputs.dem)
-    else:
-        from minewatch.run.request import FetchOptions
+def site_request(req: SitesRequest, site_id: str, bbox: tuple[float, float, float, float] | None = None
+                 ) -> MonitoringRequest:
+    """The monitoring request of one site of the job (``bbox``: an AOI's box, W, S, E, N degrees)."""
+    from minewatch.run.request import FetchOptions
 
-        inputs = RunInputs(registry=req.registry, receptors=t.inputs.receptors, dem=t.inputs.dem,
-                           fetch=t.inputs.fetch or FetchOptions())
+    t = req.template
+    catalog = Path(req.catalog.replace(SITE_PLACEHOLDER, site_id)) if req.catalog is not None else None
+    fetch = None if catalog is not None else FetchOptions(bbox=bbox)
+    inputs = RunInputs(catalog=catalog, registry=req.registry if req.aois is None else None,
+                       licences=req.licences if req.aois is not None else None,
+                       receptors=t.inputs.receptors, dem=t.inputs.dem, fetch=fetch)
     return replace(t, inputs=inputs, site=site_id, out=Path(t.out) / "sites" / site_id,
                    execution=ExecutionOptions(scheduler="serial", resume=t.execution.resume))
 
@@ -118,6 +124,31 @@ def run_site(req: MonitoringRequest) -> SiteOutcome:
     return _outcome(site_id, out, "ok", result.summary, time.perf_counter() - t0, result.run_id)
 
 
+def _aois(path: Path) -> dict[str, tuple[float, float, float, float]]:
+    """``aoi_id`` -> box (W, S, E, N degrees) of each polygon of an AOI GeoJSON (EPSG:4326)."""
+    from shapely.geometry import shape
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"--aois: file not found: {path}") from None
+    except ValueError as exc:
+        raise InputError(f"--aois {path}: not JSON ({exc})") from None
+    feats = doc.get("features") if isinstance(doc, dict) else None
+    if not feats:
+        raise InputError(f"--aois {path}: no feature", hint="give a GeoJSON FeatureCollection of polygons")
+    out: dict[str, tuple[float, float, float, float]] = {}
+    for i, f in enumerate(feats):
+        props = f.get("properties") or {}
+        aoi_id = props.get("aoi_id") or props.get("site_id") or f.get("id")
+        if not aoi_id or not f.get("geometry"):
+            raise InputError(f"--aois {path}: feature {i} has no aoi_id or no geometry")
+        if str(aoi_id) in out:
+            raise InputError(f"--aois {path}: aoi_id {aoi_id!r} is given twice")
+        out[str(aoi_id)] = tuple(float(v) for v in shape(f["geometry"]).bounds)  # type: ignore[assignment]
+    return out
+
+
 def _site_ids(req: SitesRequest) -> list[str]:
     from minewatch.registry import open_registry
 
@@ -141,8 +172,17 @@ def run_sites(req: SitesRequest, progress: Progress | None = None) -> list[SiteO
     out = Path(req.template.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: is a file, not a folder")
-    ids = _site_ids(req)
-    requests = [site_request(req, s) for s in ids]
+    if (req.aois is None) == (req.registry is None):
+        raise InputError("give either --registry (its sites) or --aois FILE --licences FILE")
+    if req.aois is not None:
+        if req.licences is None:
+            raise InputError("--aois needs --licences", hint="the licences GeoJSON the areas are checked against")
+        boxes = _aois(req.aois)
+        ids = [s for s in boxes if not req.sites or s in req.sites]
+        requests = [site_request(req, s, boxes[s]) for s in ids]
+    else:
+        ids = _site_ids(req)
+        requests = [site_request(req, s) for s in ids]
     outcomes: dict[int, SiteOutcome] = {}
     progress("sites", 0, len(ids))
     token = secrets.token_hex(4)
@@ -170,7 +210,7 @@ def write_job_outputs(out: Path, req: SitesRequest, outcomes: list[SiteOutcome])
     writer.writerows(rows)
     write_text(out / "sites.csv", buf.getvalue())
     t = req.template
-    doc = {"registry": req.registry, "period": {"start": t.period.start.isoformat(), "end": t.period.end.isoformat()},
+    doc = {"registry": req.registry, "aois": str(req.aois) if req.aois else None, "period": {"start": t.period.start.isoformat(), "end": t.period.end.isoformat()},
            "n_sites": len(outcomes), "n_ok": sum(o.outcome != "failed" for o in outcomes),
            "n_failed": sum(o.outcome == "failed" for o in outcomes), "sites": rows}
     write_text(out / "sites.json", json.dumps(doc, indent=2, ensure_ascii=False))
@@ -221,7 +261,8 @@ def write_stac_collection(out: Path, req: SitesRequest, outcomes: list[SiteOutco
     t = req.template
     collection = {
         "type": "Collection", "stac_version": "1.0.0", "id": "minewatch-sites",
-        "description": f"minewatch runs of the sites of {req.registry}, {t.period.start} .. {t.period.end}",
+        "description": f"minewatch runs of the sites of {req.registry or req.aois}, {t.period.start} .. "
+                       f"{t.period.end}",
         "license": "other",
         "extent": {"spatial": {"bbox": [[min(b[0] for b in boxes), min(b[1] for b in boxes),
                                          max(b[2] for b in boxes), max(b[3] for b in boxes)]]},
