@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from minewatch.cli.main import main
-from minewatch.errors import InputError
-from minewatch.run.cluster import WorkerError, open_executor, resolve_scheduler
+from minewatch.errors import InputError, WorkerError
+from minewatch.run.cluster import open_executor, resolve_scheduler
 
 from .conftest import analyze_args as _args
 from .conftest import assert_same_run

@@ -21,18 +21,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from minewatch.errors import InputError, MinewatchError
+from minewatch.errors import InputError, WorkerError
 
 ENV_SCHEDULER = "MINEWATCH_SCHEDULER"
 #: Thread pools a worker process keeps at one thread (one worker process per core).
 SINGLE_THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                      "MKL_NUM_THREADS": "1"}
-
-
-class WorkerError(MinewatchError):
-    """The Dask workers cannot run this job (another minewatch version, imagery unreachable)."""
-
-    exit_code = 2
 
 
 def resolve_scheduler(value: str | None) -> str:
@@ -102,17 +96,20 @@ class DaskExecutor:
         import minewatch
 
         local = sorted({p for p in paths if "://" not in p})
-        if not self.client.scheduler_info()["workers"]:
+        try:
             self.client.wait_for_workers(1, timeout=60)
+        except TimeoutError:
+            raise WorkerError(f"--scheduler {self.scheduler}: no Dask worker joined within 60 s",
+                              hint="start workers with `dask worker ADDRESS`") from None
         facts = self.client.run(_worker_facts, local)
         for addr, f in sorted(facts.items()):
             if f["version"] != minewatch.__version__:
                 raise WorkerError(f"Dask worker {addr} runs minewatch {f['version']}, this client "
                                   f"{minewatch.__version__}", hint="install the same minewatch on every worker")
-            if f["unreadable"]:
-                raise WorkerError(f"Dask worker {addr} cannot read the imagery: {f['unreadable'][0]} (and "
-                                  f"{len(f['unreadable']) - 1} more)" if len(f["unreadable"]) > 1 else
-                                  f"Dask worker {addr} cannot read the imagery: {f['unreadable'][0]}",
+            bad = f["unreadable"]
+            if bad:
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                raise WorkerError(f"Dask worker {addr} cannot read the imagery: {bad[0]}{more}",
                                   hint="give the workers the same paths (a shared filesystem) or serve the "
                                   "imagery over HTTP")
 
