@@ -74,6 +74,10 @@ class VerificationError(MinewatchError):
     """An evidence package does not verify: a hash, signature or re-run differs."""
 
 
+class WorkerError(MinewatchError):
+    """The Dask workers cannot run a job (another minewatch version, imagery they cannot read)."""
+
+
 class BackendUnavailableError(MinewatchError):
     """A requested compute backend (for example the GPU) is not available here."""
 

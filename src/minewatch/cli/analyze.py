@@ -81,14 +81,21 @@ def analyze(
                                         "--samples, or the name of a shipped mapping."),
     standard: str = typer.Option("WHO-GDWQ-2022", "--standard", help="Standard for --samples: "
                                  "WHO-GDWQ-2022 or EU-2020/2184."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Where the tiles run: serial (default), local (a "
+                                  "Dask cluster of this machine) or a Dask scheduler address tcp://HOST:8786; "
+                                  "default $MINEWATCH_SCHEDULER."),
+    workers: int = typer.Option(None, "--workers", help="With --scheduler local: worker processes (default: "
+                                "one per core)."),
+    tile_size: int = typer.Option(512, "--tile-size", help="Tile size in pixels (one task per tile)."),
 ) -> None:
     """Map new mining disturbance, check it against licences and trace it downstream.
 
     Writes OUT/disturbance_date.tif (int32 days since 1970-01-01 of onset, 0 = none),
     OUT/confidence.tif, OUT/alerts.geojson, OUT/summary.json and OUT/report.html.
     """
-    from minewatch.run import (DetectionOptions, EvidenceOptions, FetchOptions, MonitoringRequest, Period,
-                               RunInputs, WaterOptions, run_monitoring)
+    from minewatch.run import (DetectionOptions, EvidenceOptions, ExecutionOptions, FetchOptions,
+                               MonitoringRequest, Period, RunInputs, WaterOptions, run_monitoring)
+    from minewatch.run.cluster import resolve_scheduler
 
     if site is not None and registry is None:
         raise InputError("--registry and --site go together", hint="pass both, or neither")
@@ -105,9 +112,10 @@ def analyze(
         site=site,
         period=Period(parse_date(start, "--start"), parse_date(end, "--end")),
         out=out,
-        detection=DetectionOptions(backend=backend),
+        detection=DetectionOptions(backend=backend, tile_size=tile_size),
         water=WaterOptions(samples=samples, samples_mapping=samples_mapping, standard=standard),
         evidence=EvidenceOptions(lang=lang, sign_key=sign, pdf=pdf),
+        execution=ExecutionOptions(scheduler=resolve_scheduler(scheduler), n_workers=workers),
     )
     console = output.console(stderr=True)
     with rich_progress(console) as progress:

@@ -75,7 +75,7 @@ def _root(
 
 # One module per command or command group, under minewatch/cli/.
 COMMAND_MODULES: tuple[str, ...] = ("demo", "analyze", "ingest", "samples", "river", "registry", "fetch", "verify",
-                                   "keys", "hydrology", "notify", "serve", "users", "monitor")
+                                   "keys", "hydrology", "notify", "serve", "users", "monitor", "analyze_all")
 
 
 def register_commands() -> None:

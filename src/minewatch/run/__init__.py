@@ -8,10 +8,10 @@ The CLI, the REST API and distributed tasks call these functions; they import no
 """
 
 from minewatch.run.monitoring import run_monitoring
-from minewatch.run.request import (DetectionOptions, EvidenceOptions, FetchOptions, MonitoringRequest, Period,
-                                   RunInputs, WaterOptions)
+from minewatch.run.request import (DetectionOptions, EvidenceOptions, ExecutionOptions, FetchOptions,
+                                   MonitoringRequest, Period, RunInputs, WaterOptions)
 from minewatch.run.result import RunResult
 from minewatch.run.verify import verify_run
 
-__all__ = ["DetectionOptions", "EvidenceOptions", "FetchOptions", "MonitoringRequest", "Period",
+__all__ = ["DetectionOptions", "EvidenceOptions", "ExecutionOptions", "FetchOptions", "MonitoringRequest", "Period",
            "RunInputs", "RunResult", "WaterOptions", "run_monitoring", "verify_run"]

@@ -28,13 +28,15 @@ from minewatch.analysis.composites import surface_footprint
 from minewatch.analysis.hydrology.receptors import receptors_downstream
 from minewatch.analysis.licences import snap_distances
 from minewatch.errors import DataError, MinewatchError, MinewatchWarning
+from minewatch.run.checkpoint import TileCheckpoint
+from minewatch.run.cluster import Executor, open_executor
 from minewatch.run.folder import RunFolder
 from minewatch.run.footprint import footprint_section
 from minewatch.run.inputs import ResolvedInputs, resolve_inputs
 from minewatch.run.pixels import PixelStore
 from minewatch.run.request import MonitoringRequest, Progress, no_progress
 from minewatch.run.result import RunResult, build_summary
-from minewatch.run.tiles import ASSESSED, ASSESSMENT_CODES, analyse_tiles
+from minewatch.run.tiles import ASSESSED, ASSESSMENT_CODES, RunRasters, TileInputs, analyse_tiles, tile_key
 
 
 def _now() -> dt.datetime:
@@ -59,10 +61,25 @@ def _trace(req: MonitoringRequest, inputs: ResolvedInputs, alerts, notes: list[s
     return risk
 
 
+def _tiles(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, progress: Progress,
+           executor: Executor | None) -> tuple[RunRasters, TileCheckpoint]:
+    """The tile loop on the request's executor (or the one given), checkpointed beside OUT."""
+    checkpoint = (TileCheckpoint.beside(req.out, tile_key(req, TileInputs.of(inputs))) if req.execution.resume
+                  else TileCheckpoint(None))
+    own = executor is None
+    executor = executor or open_executor(req.execution.scheduler, n_workers=req.execution.n_workers)
+    try:
+        executor.check_workers(ref.href for it in inputs.items for ref in it.assets.values())
+        return analyse_tiles(req, inputs, store, progress, executor, checkpoint), checkpoint
+    finally:
+        if own:
+            executor.close()
+
+
 def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, started: dt.datetime,
-             progress: Progress) -> RunResult:
+             progress: Progress, executor: Executor | None) -> tuple[RunResult, TileCheckpoint]:
     grid = inputs.grid
-    rasters = analyse_tiles(req, inputs, store, progress)
+    rasters, checkpoint = _tiles(req, inputs, store, progress, executor)
     notes = list(inputs.notes)
     failed = [s for s in inputs.skipped if s.stage == "reading"]
     if failed:
@@ -84,7 +101,7 @@ def _analyse(req: MonitoringRequest, inputs: ResolvedInputs, store: PixelStore, 
         request=req, catalog=inputs.catalog, dem=inputs.dem, items=inputs.items, grid=grid, rasters=rasters,
         footprint=surface_footprint(rasters.after), classes=classes, compliance=compliance, alerts=alerts,
         alert_raster=alert_raster, periods=inputs.periods, receptors=inputs.receptors, risk=risk, water=water,
-        history_start=inputs.history[0].date, started=started, notes=notes, skipped=inputs.skipped)
+        history_start=inputs.history[0].date, started=started, notes=notes, skipped=inputs.skipped), checkpoint
 
 
 def _check_assessed(rasters, req: MonitoringRequest, grid, notes: list[str]) -> None:
@@ -113,12 +130,16 @@ def _record_start(inputs: ResolvedInputs, req: MonitoringRequest, started: dt.da
         "parameters": {"start": req.period.start.isoformat(), "end": req.period.end.isoformat()}})
 
 
-def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> RunResult:
+def run_monitoring(req: MonitoringRequest, progress: Progress | None = None,
+                   executor: Executor | None = None) -> RunResult:
     """Run one monitoring analysis and write its outputs into ``req.out``.
 
     Every input is checked before any pixel is read (:func:`~minewatch.run.inputs.resolve_inputs`).
     Warnings the core raises on the way (repairs, assumptions, unknown vocabulary) become the
     run's notes. For a registry site the run and its alerts are recorded in the registry.
+    The tiles run on ``executor`` if given, else on the one ``req.execution`` names
+    (:mod:`minewatch.run.cluster`); finished tiles are checkpointed beside ``req.out`` until the
+    run is published (:mod:`minewatch.run.checkpoint`).
 
     Returns
     -------
@@ -137,7 +158,7 @@ def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> 
             try:
                 with tempfile.TemporaryDirectory(prefix=".pixels-", dir=root) as scratch:
                     store = PixelStore(inputs.items, inputs.grid, inputs.bands, scratch, skipped=inputs.skipped)
-                    result = _analyse(req, inputs, store, started, progress)
+                    result, checkpoint = _analyse(req, inputs, store, started, progress, executor)
                     result.notes.extend(str(w.message) for w in caught
                                         if issubclass(w.category, MinewatchWarning))
                     result.finished = _now()
@@ -146,6 +167,7 @@ def run_monitoring(req: MonitoringRequest, progress: Progress | None = None) -> 
 
                     write_outputs(result, result.summary, inputs, store, root, folder.final, progress)
                 folder.publish()
+                checkpoint.remove()
             except MinewatchError as exc:
                 if run_id is not None:
                     inputs.registry.record_run({"run_id": run_id, "site_id": req.site, "started_at": started,

@@ -44,7 +44,7 @@ MEMORY_BUDGET = 2 * 1024**3
 
 
 @dataclass
-class _Kept:
+class KeptPixels:
     """The kept pixels of one tile: where they are and their values (T, n) per band."""
 
     window: Window
@@ -86,6 +86,40 @@ def _water_mask(data: dict[str, np.ndarray], clear: np.ndarray, monitored: np.nd
     return water
 
 
+def kept_pixels(window: Window, data: dict[str, np.ndarray], clear: np.ndarray, disturbed: np.ndarray,
+                monitored: np.ndarray, min_area_px: int) -> KeptPixels | None:
+    """What later steps need of one analysed tile (``None``: nothing).
+
+    Parameters
+    ----------
+    window : Window
+        The tile on the grid.
+    data : dict
+        The tile's bands as :func:`~minewatch.imagery.load.load_tile` read them.
+    clear : (T, h, w) bool
+        The clear mask of the screening.
+    disturbed : (h, w) bool
+        Disturbed pixels in the tile (before the full grid's small-patch rule).
+    monitored : (T,) bool
+        The monitored scenes.
+    min_area_px : int
+        The small-patch rule.
+    """
+    evidence = _evidence_mask(disturbed, min_area_px)
+    keep = evidence | _water_mask(data, clear, monitored)
+    T = clear.shape[0]
+    if keep.mean() > DENSE_SHARE:  # most of the tile: keep the arrays themselves, no copy
+        rows, cols = (a.ravel() for a in np.indices(keep.shape, np.int32))
+        values = {b: v.reshape(T, -1) for b, v in data.items() if v.dtype == np.float32}
+        return KeptPixels(window, rows, cols, evidence.ravel(), values, clear.reshape(T, -1))
+    rows, cols = np.nonzero(keep)
+    if rows.size == 0:
+        return None
+    values = {b: np.ascontiguousarray(v[:, rows, cols]) for b, v in data.items() if v.dtype == np.float32}
+    return KeptPixels(window, rows.astype(np.int32), cols.astype(np.int32), evidence[rows, cols], values,
+                      np.ascontiguousarray(clear[:, rows, cols]))
+
+
 class PixelStore:
     """Pixels of a run kept for the alert evidence and the river signal (module docstring)."""
 
@@ -97,50 +131,21 @@ class PixelStore:
         self.scratch = Path(scratch)
         self.skipped = skipped  # where a failed re-read is recorded (SkippedAsset list)
         self.memory_budget = memory_budget
-        self.tiles: list[_Kept] = []
+        self.tiles: list[KeptPixels] = []
         self.rereads = 0  # windows read again for the evidence
         self._in_memory = 0
 
-    def keep(self, window: Window, data: dict[str, np.ndarray], clear: np.ndarray, disturbed: np.ndarray,
-             monitored: np.ndarray, min_area_px: int) -> None:
-        """Keep what later steps need of one analysed tile.
-
-        Parameters
-        ----------
-        window : Window
-            The tile on the grid.
-        data : dict
-            The tile's bands as :func:`~minewatch.imagery.load.load_tile` read them.
-        clear : (T, h, w) bool
-            The clear mask of the screening.
-        disturbed : (h, w) bool
-            Disturbed pixels in the tile (before the full grid's small-patch rule).
-        monitored : (T,) bool
-            The monitored scenes.
-        min_area_px : int
-            The small-patch rule.
-        """
-        evidence = _evidence_mask(disturbed, min_area_px)
-        keep = evidence | _water_mask(data, clear, monitored)
-        T = clear.shape[0]
-        if keep.mean() > DENSE_SHARE:  # most of the tile: keep the arrays themselves, no copy
-            rows, cols = (a.ravel() for a in np.indices(keep.shape, np.int32))
-            values = {b: v.reshape(T, -1) for b, v in data.items() if v.dtype == np.float32}
-            kept = _Kept(window, rows, cols, evidence.ravel(), values, clear.reshape(T, -1))
-        else:
-            rows, cols = np.nonzero(keep)
-            if rows.size == 0:
-                return
-            values = {b: np.ascontiguousarray(v[:, rows, cols]) for b, v in data.items() if v.dtype == np.float32}
-            kept = _Kept(window, rows.astype(np.int32), cols.astype(np.int32), evidence[rows, cols], values,
-                         np.ascontiguousarray(clear[:, rows, cols]))
+    def add(self, kept: KeptPixels | None) -> None:
+        """Hold the kept pixels of one analysed tile (:func:`kept_pixels`); spill past the budget."""
+        if kept is None:
+            return
         if self._in_memory + kept.nbytes() > self.memory_budget:
             self._spill(kept, len(self.tiles))
         else:
             self._in_memory += kept.nbytes()
         self.tiles.append(kept)
 
-    def _spill(self, kept: _Kept, number: int) -> None:
+    def _spill(self, kept: KeptPixels, number: int) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
         for name, arr in [*kept.values.items(), ("clear", kept.clear)]:
             path = self.scratch / f"tile{number:05d}_{name}.npy"

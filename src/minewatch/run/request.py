@@ -122,6 +122,19 @@ class EvidenceOptions:
 
 
 @dataclass(frozen=True)
+class ExecutionOptions:
+    """Where the tiles run and whether finished tiles are reused; never changes the results."""
+
+    scheduler: str | None = None  #: serial, local or a Dask scheduler address; None: $MINEWATCH_SCHEDULER or serial
+    n_workers: int | None = None  #: worker processes of a local cluster (default: one per core)
+    resume: bool = True  #: checkpoint finished tiles beside OUT and reuse them after a killed run
+
+    def __post_init__(self) -> None:
+        if self.n_workers is not None and self.n_workers < 1:
+            raise InputError(f"--workers {self.n_workers} must be at least 1")
+
+
+@dataclass(frozen=True)
 class MonitoringRequest:
     """Everything one monitoring run needs (see docs/batch-contract.md)."""
 
@@ -132,6 +145,7 @@ class MonitoringRequest:
     detection: DetectionOptions = field(default_factory=DetectionOptions)
     water: WaterOptions = field(default_factory=WaterOptions)
     evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
 
     def __post_init__(self) -> None:
         if self.inputs.registry is not None and self.site is None:
