@@ -3,18 +3,16 @@ and helpers to read a monitoring state's outputs."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import rasterio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))  # the loopback receivers
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-START = dt.date(2020, 1, 1)
-TILE = 32
+from monitor_helpers import START, TILE, agreement, rasters  # noqa: E402,F401  (fixtures below use them)
+
 
 
 @pytest.fixture(scope="session")
@@ -40,17 +38,8 @@ def n_history(scene) -> int:
     return sum(it.date < START for it in open_catalog(scene.catalog))
 
 
-def rasters(folder: Path) -> dict[str, np.ndarray]:
-    """alert_level.tif and disturbance_date.tif of a run folder or a state's ``latest/``."""
-    out = {}
-    for name in ("alert_level", "disturbance_date"):
-        with rasterio.open(Path(folder) / f"{name}.tif") as src:
-            out[name] = src.read(1)
-    return out
 
 
-def agreement(a: dict, b: dict) -> dict[str, float]:
-    return {k: float((a[k] == b[k]).mean()) for k in a}
 
 
 @pytest.fixture(scope="session")

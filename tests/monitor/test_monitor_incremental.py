@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import START, TILE, agreement, rasters
+from monitor_helpers import START, TILE, agreement, rasters
 
 from minewatch.run.monitor import (MonitorInitRequest, MonitorUpdateRequest, monitor_init, monitor_status,
                                    monitor_update)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import START, TILE, rasters
+from monitor_helpers import START, TILE, rasters
 
 from minewatch.run.monitor import MonitorInitRequest, MonitorUpdateRequest, monitor_init, monitor_update
 from minewatch.run.monitor_state import load_tile_state, read_state

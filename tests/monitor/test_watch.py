@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import shapely
-from conftest import START, TILE
+from monitor_helpers import START, TILE
 from notify_helpers import SECRET, fails_first, settings_for
 
 from minewatch.cli.main import main
@@ -105,7 +105,7 @@ def test_watch_fetches_from_a_stac_api(scene, oneshot, tmp_path, monkeypatch):
     """A state built from fetched imagery; each watch fetches only the acquisitions after its last
     one from a STAC API on loopback; the result equals the state built from the static catalog."""
     import numpy as np
-    from conftest import rasters
+    from monitor_helpers import rasters
 
     from minewatch.imagery.fetch import fetch
     from minewatch.testing.stac_archive import archive_from_catalog

@@ -166,3 +166,9 @@ def page_as(browser, server):
         assert not page.errors, f"errors in the page: {page.errors}"
     for ctx in contexts:
         ctx.close()
+
+
+@pytest.fixture(scope="session")
+def passwords() -> dict[str, str]:
+    """The test users' passwords, by role."""
+    return PASSWORDS

@@ -23,11 +23,9 @@ def _run_id(server, token_client) -> str:
 
 
 @pytest.fixture(scope="module")
-def viewer(server):
-    from conftest import PASSWORDS
-
+def viewer(server, passwords):
     with httpx.Client(base_url=server["base"]) as c:
-        c.post("/api/session", json={"username": "viewer", "password": PASSWORDS["viewer"]}).raise_for_status()
+        c.post("/api/session", json={"username": "viewer", "password": passwords["viewer"]}).raise_for_status()
         yield c
 
 
