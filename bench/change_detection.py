@@ -145,7 +145,8 @@ def worker_prepare(args, work: Path) -> dict:
 
 
 def worker_minewatch(args, work: Path, name: str) -> dict:
-    """minewatch's persistent-change test from ``--src`` on ``rows`` rows, block by block.
+    """minewatch's change engine from ``--src`` on ``rows`` rows, block by block (the sequential monitor's
+    pixels at level >= probable; older sources: the persistent-change test).
 
     Only the detector call is timed; the cube's rows are generated and turned into the
     pipeline's indices on the fly, untimed.
@@ -156,9 +157,18 @@ def worker_minewatch(args, work: Path, name: str) -> dict:
     from minewatch.analysis.indices import change_stack
 
     try:
-        from minewatch.analysis.change import detect_persistent_change
-    except ImportError:  # v0.1.0's layout
-        from minewatch.analysis.change.persistent import detect_persistent_change
+        from minewatch.analysis.change import fit_history, scan
+
+        def detect_persistent_change(vals, days, start, end, params, backend="cpu"):
+            """The sequential monitor over the whole period: onset of pixels at level >= probable."""
+            hist, mon = days < start, (days >= start) & (days <= end)
+            carry = scan(fit_history(vals[hist], days[hist], params), vals[mon], days[mon], None, params)
+            return type("Res", (), {"date": np.where(carry.level >= 2, carry.onset, 0)})
+    except ImportError:
+        try:
+            from minewatch.analysis.change import detect_persistent_change
+        except ImportError:  # v0.1.0's layout
+            from minewatch.analysis.change.persistent import detect_persistent_change
 
     spec = spec_from(args)
     params = DisturbanceParams().change

@@ -183,3 +183,21 @@ def test_datetime64_days_give_the_same_result():
     b = scan(m2, v[~hist], DAYS[~hist].astype("datetime64[D]"), None)
     assert (a.level == CONFIRMED).mean() > 0.9
     np.testing.assert_array_equal(a.onset, b.onset)
+
+
+def test_one_moderate_departure_is_not_enough_two_are_possible():
+    """A 4-sigma NDVI dip on one clear observation is not flagged; on two it is possible (and, with
+    NDVI still ~0.6, never probable)."""
+    v = scene(100, seed=10, gaps=0.0, noise=0.005)
+    hist = DAYS < MS
+    model = fit_history(v[hist], DAYS[hist])
+    mon = np.flatnonzero(~hist)
+    v[mon[20], 0] -= 0.12  # 4 effective sigmas at the NDVI floor of 0.03
+    one = scan(model, v[mon[:21]], DAYS[mon[:21]], None)
+    assert (one.level == 0).all()
+    v[mon[21], 0] -= 0.12
+    two = scan(model, v[mon[21:22]], DAYS[mon[21:22]], one)
+    assert (two.level == POSSIBLE).mean() > 0.95
+    assert (two.onset[two.level == POSSIBLE] == DAYS[mon[20]]).all()  # the episode began with the first dip
+    rest = scan(model, v[mon[22:]], DAYS[mon[22:]], two)
+    assert (rest.level >= PROBABLE).mean() == 0 and rest.retracted.mean() > 0.95

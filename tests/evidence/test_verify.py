@@ -83,7 +83,7 @@ def test_rewritten_manifest_with_fresh_hash_is_caught_by_signature_and_rerun(run
     and the re-run, done with the forged parameter, no longer reproduces the outputs."""
     ev = run_copy / "evidence"
     manifest = json.loads((ev / "manifest.json").read_text())
-    manifest["request"]["disturbance"]["min_area_px"] = 95  # pit B (90 px) would be dropped
+    manifest["request"]["disturbance"]["min_area_px"] = 95  # pit B (90 px) would fall back to possible
     from minewatch.evidence.manifest import manifest_bytes
 
     data = manifest_bytes(manifest)
@@ -92,9 +92,9 @@ def test_rewritten_manifest_with_fresh_hash_is_caught_by_signature_and_rerun(run
     report = verify_run(run_copy)
     subjects = {f.subject for f in report.failures}
     assert "evidence/manifest.json.sig" in subjects
-    assert "alerts.geojson" in subjects and "disturbance_date.tif" in subjects
-    onset = next(f.message for f in report.failures if f.subject == "disturbance_date.tif")
-    assert "pixels differ" in onset and "must match exactly" in onset
+    assert "alerts.geojson" in subjects and "alert_level.tif" in subjects
+    level = next(f.message for f in report.failures if f.subject == "alert_level.tif")
+    assert "pixels differ" in level and "must match exactly" in level
 
 
 def test_copied_folder_verifies_on_another_machine(signed_run, tmp_path, capsys):

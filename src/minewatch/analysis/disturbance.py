@@ -56,15 +56,18 @@ class TileDisturbance:
     first_seen: np.ndarray  #: int32 day of the acquisition on which it was first flagged, 0 = none
     probable_on: np.ndarray  #: int32 day it first reached probable, 0 = not (yet)
     confirmed_on: np.ndarray  #: int32 day it first reached confirmed, 0 = not (yet)
-    retracted: np.ndarray  #: bool: flagged, then the observations returned to the history model
+    retracted: np.ndarray  #: bool: was probable or confirmed, then the observations returned to the history
 
     @classmethod
     def from_carry(cls, carry: MonitorCarry) -> TileDisturbance:
-        flagged = (carry.level > 0) | carry.retracted
+        """The batch outputs of a monitoring state. A retracted episode is kept when it had reached
+        probable; one that never rose above possible is forgotten (sensor noise, mostly)."""
+        retracted = carry.retracted & (carry.level == 0) & (carry.peak >= PROBABLE)
+        flagged = (carry.level > 0) | retracted
         keep = lambda a: np.where(flagged, a, 0).astype(np.int32)  # noqa: E731
         conf = np.where(carry.level > 0, carry.probability(), 0).astype(np.float32)
         return cls(keep(carry.onset), conf, carry.level.copy(), keep(carry.first_seen), keep(carry.probable_on),
-                   keep(carry.confirmed_on), carry.retracted & (carry.level == 0))
+                   keep(carry.confirmed_on), retracted)
 
     @classmethod
     def empty(cls, shape: tuple[int, int]) -> TileDisturbance:

@@ -2,7 +2,7 @@
 
 Layout of a run folder (see docs/evidence.md)::
 
-    DIR/disturbance_date.tif, confidence.tif, alerts.geojson, summary.json, report.html [, report.pdf]
+    DIR/disturbance_date.tif, alert_level.tif, confidence.tif, alerts.geojson, summary.json, report.html [, report.pdf]
     DIR/evidence/manifest.json           this record
     DIR/evidence/manifest.json.sha256    its own hash (``sha256sum -c`` format)
     DIR/evidence/manifest.json.sig       Ed25519 signature (when signed)
@@ -36,6 +36,7 @@ SIGNATURE = "manifest.json.sig"
 #: How each standard output is re-checked after a re-run (anything else: integrity = hash only).
 OUTPUT_CHECKS = {
     "disturbance_date.tif": "exact",
+    "alert_level.tif": "exact",
     "confidence.tif": "tolerance",
     "footprint.tif": "exact",
     "assessment.tif": "exact",

@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # the application layer's types; evidence never imports it at
     from minewatch.run.result import RunResult
 
 #: The run's standard outputs, in the run folder (see docs/batch-contract.md).
-STANDARD_OUTPUTS = ("disturbance_date.tif", "confidence.tif", "footprint.tif", "assessment.tif", "alerts.geojson",
-                    "summary.json", "report.html")
+STANDARD_OUTPUTS = ("disturbance_date.tif", "alert_level.tif", "confidence.tif", "footprint.tif", "assessment.tif",
+                    "alerts.geojson", "summary.json", "report.html")
 COMPOSITE = {"truecolor": ev.TRUE_COLOUR, "swir": ev.SWIR_FALSE_COLOUR}
 #: Alerts that get image chips, a time series and a sheet (the rest: alert.json only), see docs/evidence.md.
 MAX_FULL_ALERTS = 30
@@ -72,8 +72,10 @@ class PendingEvidence:
 
 
 def priority(alerts: list[dict]) -> list[dict]:
-    """Alerts in the order they matter to an inspector: outside any valid licence first, larger first."""
-    return sorted(alerts, key=lambda a: (a.get("licence_id") is not None, -a["area_ha"], a["alert_id"]))
+    """Alerts in the order they matter to an inspector: standing alerts (probable, confirmed) before
+    possible and retracted ones; among them outside any valid licence first, larger first."""
+    return sorted(alerts, key=lambda a: (a.get("retracted", False), a.get("level", 2) < 2,
+                                         a.get("licence_id") is not None, -a["area_ha"], a["alert_id"]))
 
 
 def _chips(result: RunResult, records: list[dict]) -> dict[str, ev.AlertChip]:

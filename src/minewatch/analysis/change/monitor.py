@@ -69,6 +69,9 @@ class MonitorParams:
     p_obs_max: float = 0.9  #: the most one observation can say, as a probability
     p_cap: float = 0.999  #: ceiling of the posterior (so a lasting return can retract)
     p_possible: float = 0.8
+    #: one observation alone makes a pixel possible only when it departs by this many effective sigmas
+    #: (with k = 6: by at least the physical ``min_change``); otherwise it takes two departing ones
+    single_obs_sigma: float = 6.0
     p_probable: float = 0.95
     p_confirmed: float = 0.99
     confirm_days: int = 60
@@ -124,6 +127,7 @@ class MonitorCarry:
     probable_on: np.ndarray  #: int32 day it first reached ``probable`` (0 = not yet)
     confirmed_on: np.ndarray  #: int32 day it first reached ``confirmed`` (0 = not yet)
     retracted: np.ndarray  #: bool: the episode fell back to the history model
+    peak: np.ndarray  #: uint8 highest level the (current or retracted) episode reached
     n_post: np.ndarray  #: int32 clear observations since ``start``
     n_anom: np.ndarray  #: int32 of them departing (positive log-likelihood ratio)
     n_veg: np.ndarray  #: int32 of them vegetated (NDVI >= max_post_ndvi)
@@ -136,7 +140,7 @@ class MonitorCarry:
         z = lambda dt: np.zeros(shape, dt)  # noqa: E731
         return cls(lo=z(np.float64), level=z(np.uint8), start=z(np.int32), onset=z(np.int32),
                    first_seen=z(np.int32), probable_on=z(np.int32), confirmed_on=z(np.int32),
-                   retracted=z(np.bool_), n_post=z(np.int32), n_anom=z(np.int32), n_veg=z(np.int32),
+                   retracted=z(np.bool_), peak=z(np.uint8), n_post=z(np.int32), n_anom=z(np.int32), n_veg=z(np.int32),
                    n_clear=z(np.int32), last_clear=z(np.int32))
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -269,9 +273,9 @@ def _fit_kernel(vals, X, floor, q_screen, min_hist, out_beta, out_rmse, out_nh):
 
 
 @nb.njit(parallel=True, cache=True)
-def _scan_kernel(vals, days, X, beta, scale, nh, dirs, k, llr_max, lo_cap, lo_possible, lo_probable,
+def _scan_kernel(vals, days, X, beta, scale, nh, dirs, k, single, llr_max, lo_cap, lo_possible, lo_probable,
                  lo_confirmed, confirm_days, confirm_min_obs, persistence, max_post_ndvi, max_veg_share,
-                 lo, level, start, onset, first_seen, probable_on, confirmed_on, retracted, n_post, n_anom,
+                 lo, level, start, onset, first_seen, probable_on, confirmed_on, retracted, peak, n_post, n_anom,
                  n_veg, n_clear, last_clear):  # pragma: no cover - compiled
     T, B, N = vals.shape
     P = X.shape[1]
@@ -331,6 +335,11 @@ def _scan_kernel(vals, days, X, beta, scale, nh, dirs, k, llr_max, lo_cap, lo_po
                     retracted[n] = True
                 continue
             unveg = n_veg[n] <= max_veg_share * n_post[n]
+            if not unveg and n_post[n] >= confirm_min_obs:  # it stays vegetated: not mining (for now)
+                if level[n] > 0:
+                    level[n] = 0
+                    retracted[n] = True
+                continue
             new = 0
             if lo[n] >= lo_possible:
                 new = 1
@@ -339,12 +348,15 @@ def _scan_kernel(vals, days, X, beta, scale, nh, dirs, k, llr_max, lo_cap, lo_po
                     if (lo[n] >= lo_confirmed and n_post[n] >= confirm_min_obs
                             and day - start[n] >= confirm_days and n_anom[n] >= persistence * n_post[n]):
                         new = 3
+            if new > 0 and level[n] == 0 and n_anom[n] < 2 and d < single:
+                new = 0  # one departing observation is not enough unless it is large
             if new > 0 and level[n] == 0:  # a new episode (replaces a retracted one)
                 onset[n] = start[n]
                 first_seen[n] = day
                 probable_on[n] = 0
                 confirmed_on[n] = 0
                 retracted[n] = False
+                peak[n] = 0
             if level[n] > 0 or new > 0:
                 if new == 0:
                     new = 1  # flagged episodes stay at least possible until they fall back
@@ -353,6 +365,8 @@ def _scan_kernel(vals, days, X, beta, scale, nh, dirs, k, llr_max, lo_cap, lo_po
                 if new == 3 and confirmed_on[n] == 0:
                     confirmed_on[n] = day
                 level[n] = new
+                if new > peak[n]:
+                    peak[n] = new
 
 
 # ----------------------------------------------------------------------------- public API
@@ -452,12 +466,13 @@ def scan(model: HistoryModel, stack_new: np.ndarray, days_new: np.ndarray, carry
     flat = {name: arr.reshape(N) for name, arr in a.items()}
     _scan_kernel(vals, days, X, np.ascontiguousarray(model.beta.reshape(B, P, N)),
                  np.ascontiguousarray(effective_scale(model, params).reshape(B, N)),
-                 model.n_history.reshape(N), np.asarray(DIRECTIONS, np.int64), k, _logit(params.p_obs_max),
+                 model.n_history.reshape(N), np.asarray(DIRECTIONS, np.int64), k, float(params.single_obs_sigma),
+                 _logit(params.p_obs_max),
                  _logit(params.p_cap), _logit(params.p_possible), _logit(params.p_probable),
                  _logit(params.p_confirmed), int(params.confirm_days), int(params.confirm_min_obs),
                  float(params.persistence), float(params.max_post_ndvi), round(1.0 - float(params.post_quantile), 9),
                  flat["lo"], flat["level"], flat["start"], flat["onset"], flat["first_seen"], flat["probable_on"],
-                 flat["confirmed_on"], flat["retracted"], flat["n_post"], flat["n_anom"], flat["n_veg"],
+                 flat["confirmed_on"], flat["retracted"], flat["peak"], flat["n_post"], flat["n_anom"], flat["n_veg"],
                  flat["n_clear"], flat["last_clear"])
     out.last_day = int(days[-1])
     return out
