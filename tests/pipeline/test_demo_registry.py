@@ -36,6 +36,9 @@ def test_demo_registry_is_served(demo_run):
                        if f["properties"]["run_alert_id"] in at_risk)
         page = c.get(f"/api/alerts/{feature['id']}", headers=h).json()["properties"]
         assert page["receptors_downstream"], page
+        series = page["time_series"]
+        assert series and {"date", "ndvi", "bsi"} <= set(series[0])
+        assert any(isinstance(r["ndvi"], float) for r in series)
         manifest = demo_run["result"] / "evidence" / "manifest.json"
         assert page["evidence"]["manifest_sha256"] == hashlib.sha256(
             manifest.read_bytes()).hexdigest()

@@ -17,6 +17,10 @@ def serve(
         help="Registry: a .gpkg path (created if missing) or a postgresql:// URL."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    files: Path = typer.Option(
+        None, "--files", envvar="MINEWATCH_REGISTRY_FILES",
+        help="Folder of inspection photos (default: <registry>.gpkg.files beside a GeoPackage; "
+        "required for PostGIS to accept photos)."),
     secure_cookies: bool = typer.Option(
         None, "--secure-cookies/--no-secure-cookies",
         help="Mark session cookies Secure (default: when the request came over HTTPS; force it "
@@ -32,8 +36,8 @@ def serve(
     from minewatch.run.accounts import ADMIN_USER, ensure_admin
 
     is_file = "://" not in registry or registry.startswith("file://")
-    reg = (init_registry(registry) if is_file and not Path(registry).exists()
-           else open_registry(registry))
+    reg = (init_registry(registry, files_dir=files) if is_file and not Path(registry).exists()
+           else open_registry(registry, files_dir=files))
     console = output.console()
     generated = ensure_admin(reg)
     if generated:

@@ -129,9 +129,36 @@ def _evidence(folder: Path | None, run_alert_id: str | None) -> dict:
     return ev
 
 
+def _time_series(folder: Path | None, run_alert_id: str | None, files: dict) -> list[dict]:
+    """The alert's per-scene index means (``timeseries.csv`` of its evidence), numbers parsed."""
+    import csv
+
+    name = files.get("timeseries_csv")
+    if folder is None or not run_alert_id or not name:
+        return []
+    path = folder / EVIDENCE_DIR / "alerts" / run_alert_id / name
+    if not path.is_file():
+        return []
+    out = []
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            rec: dict = {}
+            for k, v in row.items():
+                if k in ("date", "item_id", "role"):
+                    rec[k] = v
+                else:
+                    try:
+                        rec[k] = float(v) if v != "" else None
+                    except ValueError:
+                        rec[k] = v
+            out.append(rec)
+    return out
+
+
 def alert_detail(reg: Registry, who: Principal, alert_id: str) -> dict:
     """One alert as a GeoJSON Feature whose properties add ``licence``, ``receptors_downstream``,
-    ``time_series`` and ``files`` (from the run's evidence), ``evidence`` (manifest hash) and
+    ``time_series`` (per scene: NDVI, BSI, MNDWI, SWIR1 means) and ``files`` (from the run's
+    evidence), ``evidence`` (manifest hash) and
     ``review`` (state and history). The anonymous public gets the public fields only."""
     row = _alert_for(reg, who, alert_id)
     feature = alert_feature(row, public=who.anonymous)
@@ -145,6 +172,7 @@ def alert_detail(reg: Registry, who: Principal, alert_id: str) -> dict:
     props["receptors_downstream"] = record.get("receptors_downstream", [])
     props["licences_at_onset"] = record.get("licences_at_onset", [])
     props["files"] = record.get("files", {})
+    props["time_series"] = _time_series(folder, props.get("run_alert_id"), props["files"])
     props["evidence"] = ev
     props["review"] = {"state": row["review_state"], "published": bool(row["published"]),
                        "history": [{k: _plain(v) for k, v in h.items()}
