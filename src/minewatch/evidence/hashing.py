@@ -77,7 +77,7 @@ def library_versions(backend: str) -> dict:
     Parameters
     ----------
     backend : str
-        The backend the run asked for (``auto``, ``cpu``, ``gpu``, ``torch``).
+        The backend the run asked for (``auto`` or ``cpu``).
     """
     import numpy as np
     import rasterio
@@ -111,14 +111,5 @@ def library_versions(backend: str) -> dict:
     if resolved == "cpu":
         engine["library"] = f"numba {libs['numba']}"
         engine["device"] = platform.processor() or platform.machine()
-    elif resolved in ("gpu", "torch"):
-        try:
-            import torch
-
-            engine["library"] = f"torch {torch.__version__} (CUDA {torch.version.cuda})"
-            if torch.cuda.is_available():
-                engine["device"] = torch.cuda.get_device_name(0)
-        except Exception:  # noqa: BLE001
-            pass
     return {"platform": platform.platform(), "machine": platform.machine(), "libraries": libs,
             "change_engine": engine}
