@@ -72,8 +72,8 @@ class MonitorParams:
     #: one observation alone makes a pixel possible only when it departs by this many effective sigmas
     #: (with k = 6: by at least the physical ``min_change``); otherwise it takes two departing ones
     single_obs_sigma: float = 6.0
-    p_probable: float = 0.95
-    p_confirmed: float = 0.99
+    p_probable: float = 0.99  #: three departing observations (docs/method.md: why not two)
+    p_confirmed: float = 0.995
     confirm_days: int = 60
     confirm_min_obs: int = 4
     persistence: float = 0.75
