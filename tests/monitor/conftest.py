@@ -1,4 +1,4 @@
-"""A small demo scene (64 x 64 px, 4 tiles of 32 px, 20-day cadence), made once per session,
+"""A small demo scene (64 x 64 px, 4 tiles of 32 px, 20-day cadence, 2019 to 2021), made once per session,
 and helpers to read a monitoring state's outputs."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def scene(tmp_path_factory):
     from minewatch.demo.scene import generate_scene
 
     return generate_scene(tmp_path_factory.mktemp("monitor") / "scene", seed=11, size_px=64, cadence_days=20,
-                          start="2019-01-01", end="2021-06-30")
+                          start="2019-01-01", end="2021-12-31")
 
 
 @pytest.fixture(scope="session")
