@@ -117,7 +117,7 @@ class Monitoring:
         under the id ``<first 8 characters of run_id>-<alert_id>``. Recording the same run
         twice is idempotent.
         """
-        t, tt, tr = TABLES["alerts"], TABLES["alert_triage"], TABLES["monitoring_runs"]
+        t, tr = TABLES["alerts"], TABLES["monitoring_runs"]
         with self.db.read() as conn:
             run = conn.execute(sa.select(tr.c.site_id).where(tr.c.run_id == run_id)).first()
         if run is None:
@@ -141,14 +141,7 @@ class Monitoring:
                     new.append(r)
                 else:
                     updates.append((fid, {k: v for k, v in r.items() if k != "alert_id"}))
-            for r in new:
-                r.update(triage_state="new", triage_by=f"run {run_id}", triage_at=now,
-                         triage_reason="detected")
-            R.insert_many(self.db, conn, t, new)
-            if new:
-                conn.execute(tt.insert(), [
-                    {"alert_id": r["alert_id"], "state": "new", "changed_by": f"run {run_id}",
-                     "changed_at": now, "reason": "detected"} for r in new])
+            self._insert_new_alerts(conn, run_id, now, new)
             R.update_many(self.db, conn, t, updates)
         return ids
 
@@ -161,7 +154,7 @@ class Monitoring:
         are written; the caller records the run ``run_id`` when anything was. Returns one ``{alert_id, before, after}`` per alert written, ``before`` being
         ``None`` for a new alert, else ``{level, retracted}`` as stored before.
         """
-        t, tt = TABLES["alerts"], TABLES["alert_triage"]
+        t = TABLES["alerts"]
         rows = self._alert_rows(run_id, site_id, alerts)
         for r in rows:
             r["alert_id"] = r.pop("_given")
@@ -186,15 +179,20 @@ class Monitoring:
                 changes.append({"alert_id": r["alert_id"],
                                 "before": {"level": old.get("level"), "retracted": old.get("retracted")},
                                 "after": {"level": r["level"], "retracted": r["retracted"]}})
-            for r in new:
-                r.update(triage_state="new", triage_by=f"run {run_id}", triage_at=now, triage_reason="detected")
-            R.insert_many(self.db, conn, t, new)
-            if new:
-                conn.execute(tt.insert(), [
-                    {"alert_id": r["alert_id"], "state": "new", "changed_by": f"run {run_id}",
-                     "changed_at": now, "reason": "detected"} for r in new])
+            self._insert_new_alerts(conn, run_id, now, new)
             R.update_many(self.db, conn, t, updates)
         return changes
+
+    def _insert_new_alerts(self, conn: sa.Connection, run_id: str, now, new: list[dict]) -> None:
+        """Store alerts seen for the first time, each with its triage state ``new`` and that first
+        transition in the triage log."""
+        for r in new:
+            r.update(triage_state="new", triage_by=f"run {run_id}", triage_at=now, triage_reason="detected")
+        R.insert_many(self.db, conn, TABLES["alerts"], new)
+        if new:
+            conn.execute(TABLES["alert_triage"].insert(), [
+                {"alert_id": r["alert_id"], "state": "new", "changed_by": f"run {run_id}",
+                 "changed_at": now, "reason": "detected"} for r in new])
 
     def _match_alert(self, conn: sa.Connection, r: dict) -> tuple[int | None, str | None]:
         """A stored alert that ``r`` re-detects (same site and onset, IoU >= 0.5)."""
